@@ -1,0 +1,44 @@
+# Every target creates .venv and installs what it needs; nothing is assumed to be on the machine.
+# torch is pinned to the CPU build served here and installed first, so nothing pulls a CUDA build.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.installed
+export ROUTERKIT_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: demo test bench models lint clean
+
+$(STAMP): pyproject.toml core/pyproject.toml onnx_models/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=25.1"
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e "core[train,eval]" -e onnx_models -e .
+	$(PIP) install -q --group dev --group reference
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/routerkit eval --dataset routellm --router mf --plot docs/img/routellm-mf.png
+	$(VENV)/bin/routerkit route "What is the capital of France?"
+	$(VENV)/bin/routerkit route "Prove that there are infinitely many primes p such that p mod 4 = 3, and explain each step."
+	$(VENV)/bin/routerkit route "Janet has 3 apples and buys 2 bags of 6 apples each. She gives away a third. How many are left?"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check core onnx_models tests bench
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/run.py --out docs/benchmarks.md
+
+models: $(STAMP)
+	$(PIP) install -q -c onnx_models/build/constraints.txt --group reference
+	$(PY) onnx_models/build/export_encoder.py
+	$(PY) -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out onnx_models/routerkit_models/routers/mf
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

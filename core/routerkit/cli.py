@@ -1,0 +1,139 @@
+"""The `routerkit` command: `list`, `route`, `eval`, `plugins`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from routerkit.routers.registry import list_routers
+
+    rows = [(r.name, r.kind, r.source, r.status, r.description) for r in list_routers()]
+    _print_table(("name", "kind", "source", "status", "description"), rows)
+    return 0
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from routerkit.calibration import StrongShare, calibrate
+    from routerkit.routers.policies import Policy, Threshold
+    from routerkit.routers.registry import load
+
+    started = time.perf_counter()
+    router = load(args.router)
+    policy: Policy | None = None
+    if args.threshold is not None:
+        policy = Threshold(args.threshold)
+    elif args.strong_share is not None:
+        sample = _calibration_prompts(args.calibrate_on)
+        policy = calibrate(router, sample, target=StrongShare(args.strong_share))
+        print(f"calibrated on {len(sample)} prompts: threshold {policy.params()['threshold']:.5f}")
+    load_ms = (time.perf_counter() - started) * 1000
+    router.route(args.prompt, policy)  # warm-up: the first call opens the sessions
+    decision = router.route(args.prompt, policy)
+    if args.json:
+        print(decision.model_dump_json(indent=2))
+        return 0
+    scores = ", ".join(f"{k}={v:.4f}" for k, v in decision.scores.items())
+    cost = "unknown" if decision.expected_cost_usd is None else f"${decision.expected_cost_usd:.6f}"
+    print(f"model:    {decision.model}" + (f" ({decision.role})" if decision.role else ""))
+    print(f"scores:   {scores}")
+    print(f"policy:   {decision.policy} {decision.policy_params}")
+    print(f"cost:     {cost} expected")
+    print(f"latency:  {decision.latency_ms:.2f} ms (warm; load + first call {load_ms:.0f} ms)")
+    print(f"router:   {decision.router} v{decision.router_version}")
+    return 0
+
+
+def _calibration_prompts(path: Path | None) -> list[str]:
+    """Prompts to calibrate on: a file (one prompt per line, or JSON lines with `text`), else the
+    validation split of the datasets in the data directory."""
+    if path is not None:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [json.loads(line)["text"] if line.lstrip().startswith("{") else line for line in lines]
+    from routerkit.data import list_datasets, load_dataset
+
+    return [p.text for name in list_datasets() for p in load_dataset(name).prompts if p.split == "val"]
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from routerkit.eval.report import evaluate, format_group
+
+    results = evaluate(args.router, dataset=args.dataset, points=args.points, plot=args.plot)
+    for group in results.groups:
+        print(format_group(group))
+        print()
+    if results.plot is not None:
+        print(f"plot: {results.plot}")
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from routerkit.plugins.manager import default_plugins
+
+    plugins = default_plugins()
+    rows = [(p.name, p.distribution, p.version, "loaded") for p in plugins.loaded]
+    rows += [(f.name, f.distribution, "", f"FAILED: {f.error}") for f in plugins.failures]
+    _print_table(("plugin", "distribution", "version", "status"), rows)
+    print(f"\nregistered: {', '.join(plugins.plugin_names())}")
+    return 1 if plugins.failures else 0
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    parser = argparse.ArgumentParser(prog="routerkit", description="Route LLM requests with small ONNX routers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the routers `routerkit.load` accepts").set_defaults(run=_cmd_list)
+
+    route = sub.add_parser("route", help="route one prompt and print the decision")
+    route.add_argument("prompt")
+    route.add_argument("--router", default="mf")
+    chosen = route.add_mutually_exclusive_group()
+    chosen.add_argument("--threshold", type=float, help="strong iff P(strong wins) >= T")
+    chosen.add_argument("--strong-share", type=float, help="calibrate T so this share goes strong")
+    route.add_argument("--calibrate-on", type=Path, help="prompts file for --strong-share (default: val splits)")
+    route.add_argument("--json", action="store_true", help="print the Decision as JSON")
+    route.set_defaults(run=_cmd_route)
+
+    ev = sub.add_parser("eval", help="RouteLLM metrics with random, length and oracle baselines")
+    ev.add_argument("--dataset", default="routellm")
+    ev.add_argument("--router", action="append", default=None, help="router name (repeatable; default mf)")
+    ev.add_argument("--points", type=int, default=101, help="points of the threshold sweep")
+    ev.add_argument("--plot", type=Path, default=Path("routerkit-eval.png"), help="cost-quality PNG")
+    ev.set_defaults(run=_cmd_eval)
+
+    sub.add_parser("plugins", help="list plugins, versions and failures").set_defaults(run=_cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (errors print one clear line, status 2)."""
+    from routerkit.errors import RouterkitError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except RouterkitError as exc:
+        print(f"routerkit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run() -> None:
+    """Console-script entry point: exit with `main`'s status."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

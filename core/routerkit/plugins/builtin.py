@@ -1,0 +1,35 @@
+"""routerkit's own router kinds, registered through the same hook as any plugin's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from routerkit.plugins.hookspecs import hookimpl
+
+
+def _mf(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
+    from routerkit.routers.mf import MFRouter
+
+    return MFRouter(directory, manifest, encoder, **options)
+
+
+def _random(**options: Any) -> Any:
+    from routerkit.routers.baselines import RandomRouter
+
+    return RandomRouter(**options)
+
+
+def _length(**options: Any) -> Any:
+    from routerkit.routers.baselines import LengthRouter
+
+    return LengthRouter(**options)
+
+
+@hookimpl
+def register_routers(register: Callable[..., None]) -> None:
+    """Register `mf`, `random` and `length`."""
+    register("mf", _mf, needs_artifact=True)
+    register("random", _random, needs_artifact=False)
+    register("length", _length, needs_artifact=False)

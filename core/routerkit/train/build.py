@@ -1,0 +1,139 @@
+"""Build an `mf` router artifact from a recipe: data → battles → torch → ONNX head → manifest.
+
+Run as `python -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out DIR`
+(`make models` does this for the shipped router).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import routerkit
+from routerkit.artifacts import (
+    EncoderRef,
+    FileEntry,
+    ModelEntry,
+    PolicySpec,
+    RouterManifest,
+    TrainingData,
+    sha256_of,
+)
+from routerkit.calibration import threshold_for_share
+from routerkit.data import OutcomeTable, battles, training_tables
+from routerkit.routers.registry import load_encoder
+from routerkit.runtime.encoder import Encoder
+from routerkit.train._torch import require
+from routerkit.train.embeddings import embed_cached
+from routerkit.train.export import HEAD_INPUT, HEAD_OUTPUT, export_head, parity
+from routerkit.train.mf import MFModel, fit_mf
+from routerkit.train.recipe import MFRecipe, read_recipe
+
+torch: Any = require("torch")
+
+__all__ = ["build_mf", "main"]
+
+HEAD_FILE = "head.onnx"
+
+
+def build_mf(recipe_path: Path, out: Path, *, log: Any = print) -> RouterManifest:
+    """Train, export and describe an `mf` router; returns the manifest written to `out`."""
+    started = time.perf_counter()
+    recipe = read_recipe(recipe_path)
+    encoder = load_encoder(recipe.encoder)
+    train_tables = training_tables(recipe.datasets, split="train")
+    val_tables = training_tables(recipe.datasets, split="val")
+    train_b, val_b = battles(train_tables), battles(val_tables)
+    log(f"battles: train {len(train_b):,} ({train_b.counts}), val {len(val_b):,}")
+    train_emb = embed_cached(encoder, train_b.texts)
+    val_emb = embed_cached(encoder, val_b.texts)
+    result = fit_mf(
+        train_b, train_emb, val_b, val_emb, recipe.hyperparameters,
+        on_epoch=lambda e, tr, va: log(f"epoch {e:3d}  train loss {tr:.4f}  val loss {va:.4f}"),
+    )
+    log(f"best epoch {result.best_epoch} (val loss {min(result.val_loss):.4f})")
+    out.mkdir(parents=True, exist_ok=True)
+    export_head(result.model, out / HEAD_FILE)
+    diff = parity(result.model, out / HEAD_FILE, val_emb)
+    log(f"torch vs onnxruntime max |Δ strength| = {diff:.2e}")
+    threshold = _default_threshold(result.model, train_b.models, recipe, val_emb)
+    manifest = _manifest(recipe, recipe_path, encoder, out, train_b.models, train_tables, threshold,
+                         {"train": train_b.counts, "val": val_b.counts}, result.best_epoch)
+    (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
+    return manifest
+
+
+def _default_threshold(model: MFModel, models: Sequence[str], recipe: MFRecipe, val_emb: np.ndarray) -> float:
+    """Threshold that sends `default_strong_share` of the validation prompts to the strong model."""
+    with torch.no_grad():
+        strengths = model(torch.from_numpy(val_emb)).numpy().astype(np.float64)
+    gap = strengths[:, models.index(recipe.roles.strong)] - strengths[:, models.index(recipe.roles.weak)]
+    return threshold_for_share(1.0 / (1.0 + np.exp(-gap)), recipe.default_strong_share)
+
+
+def _model_entries(models: Sequence[str], tables: Sequence[OutcomeTable]) -> tuple[ModelEntry, ...]:
+    """Each model with its price (first dataset that lists one) and mean output tokens."""
+    entries = []
+    for name in models:
+        prices: dict[str, float | None] = {}
+        tokens: list[float] = []
+        for table in tables:
+            if name not in table.models:
+                continue
+            for key, value in table.prices[name].items():
+                if prices.get(key) is None:
+                    prices[key] = value
+            column = table.output_tokens[:, table.models.index(name)]
+            tokens.extend(column[~np.isnan(column)].tolist())
+        entries.append(ModelEntry(
+            name=name, input_usd_per_mtok=prices.get("input_usd_per_mtok"),
+            output_usd_per_mtok=prices.get("output_usd_per_mtok"),
+            mean_output_tokens=round(float(np.mean(tokens)), 1) if tokens else None,
+        ))
+    return tuple(entries)
+
+
+def _manifest(
+    recipe: MFRecipe, recipe_path: Path, encoder: Encoder, out: Path, models: Sequence[str],
+    tables: Sequence[OutcomeTable], threshold: float, counts: dict[str, dict[str, dict[str, int]]],
+    best_epoch: int,
+) -> RouterManifest:
+    head = out / HEAD_FILE
+    datasets = {
+        name: {f"{split}_{what}": n for split, per in counts.items() for what, n in per[name].items()}
+        for name in counts["train"]
+    }
+    hyper = {**recipe.hyperparameters.model_dump(), "best_epoch": best_epoch, "torch": torch.__version__,
+             "python": platform.python_version()}
+    return RouterManifest(
+        name=recipe.name, kind="mf", version=recipe.version, status="experimental",
+        description=recipe.description,
+        encoder=EncoderRef(name=encoder.manifest.name, sha256=encoder.sha256),
+        files={HEAD_FILE: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
+        head_file=HEAD_FILE, head_input=HEAD_INPUT, head_output=HEAD_OUTPUT,
+        models=_model_entries(models, tables), roles=recipe.roles,
+        default_policy=PolicySpec(kind="threshold", value=threshold),
+        training=TrainingData(datasets=datasets, recipe=recipe_path.as_posix(), hyperparameters=hyper),
+        metrics={}, licence=recipe.licence, routerkit_version=routerkit.__version__,
+        min_core_version="0.1.0",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m routerkit.train.build", description=__doc__)
+    parser.add_argument("--recipe", type=Path, required=True, help="recipe JSON (onnx_models/recipes/mf.json)")
+    parser.add_argument("--out", type=Path, required=True, help="artifact folder to write")
+    args = parser.parse_args(argv)
+    build_mf(args.recipe, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The public surface: a sorted, complete `__all__` and an import that stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import routerkit
+
+HEAVY = ("torch", "transformers", "langchain_core", "llama_index", "dspy", "sentence_transformers",
+         "onnxruntime", "numpy", "pydantic", "matplotlib")
+
+
+def test_all_is_sorted_and_resolves() -> None:
+    assert routerkit.__all__ == sorted(routerkit.__all__, key=str.lower)
+    for name in routerkit.__all__:
+        assert getattr(routerkit, name) is not None, name
+
+
+def test_public_objects_have_docstrings() -> None:
+    for name in routerkit.__all__:
+        if name != "__version__":
+            assert getattr(routerkit, name).__doc__, f"{name} has no docstring"
+
+
+def test_import_loads_no_framework_nor_torch() -> None:
+    code = (
+        "import sys, routerkit; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"`import routerkit` loaded: {out.stdout.strip()}"
+
+
+def test_loading_a_router_still_loads_no_torch_or_framework() -> None:
+    code = (
+        "import sys, routerkit; routerkit.load('mf').route('hello there'); "
+        "print(','.join(m for m in ('torch', 'transformers', 'langchain_core', 'llama_index', 'dspy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
