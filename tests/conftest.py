@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from routerkit.plugins.manager import Plugins, set_default_plugins
 
 ON_CI = os.environ.get("CI", "").lower() == "true"

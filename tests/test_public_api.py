@@ -7,8 +7,18 @@ import sys
 
 import routerkit
 
-HEAVY = ("torch", "transformers", "langchain_core", "llama_index", "dspy", "sentence_transformers",
-         "onnxruntime", "numpy", "pydantic", "matplotlib")
+HEAVY = (
+    "torch",
+    "transformers",
+    "langchain_core",
+    "llama_index",
+    "dspy",
+    "sentence_transformers",
+    "onnxruntime",
+    "numpy",
+    "pydantic",
+    "matplotlib",
+)
 
 
 def test_all_is_sorted_and_resolves() -> None:
@@ -24,10 +34,7 @@ def test_public_objects_have_docstrings() -> None:
 
 
 def test_import_loads_no_framework_nor_torch() -> None:
-    code = (
-        "import sys, routerkit; "
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+    code = f"import sys, routerkit; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"`import routerkit` loaded: {out.stdout.strip()}"
 

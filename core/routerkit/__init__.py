@@ -43,7 +43,27 @@ _EXPORTS = {
     "load": "routerkit.routers.registry",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"], key=str.lower)
+__all__ = [
+    "ArtifactError",
+    "BudgetPerRequest",
+    "ConfigError",
+    "CostAware",
+    "Decision",
+    "MissingDependencyError",
+    "Policy",
+    "Router",
+    "RouterInfo",
+    "RouterkitError",
+    "RouterkitWarning",
+    "StrongShare",
+    "Threshold",
+    "UnknownNameError",
+    "__version__",
+    "calibrate",
+    "hookimpl",
+    "list_routers",
+    "load",
+]
 
 if TYPE_CHECKING:
     from routerkit.calibration import BudgetPerRequest, StrongShare, calibrate

@@ -196,9 +196,7 @@ def read_manifest(
     try:
         return schema.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as exc:
-        raise ArtifactError(
-            f"Manifest {str(path)!r} is invalid: {exc}. Rebuild the artifact (`make models`)."
-        ) from exc
+        raise ArtifactError(f"Manifest {str(path)!r} is invalid: {exc}. Rebuild the artifact (`make models`).") from exc
 
 
 def verify_files(directory: Path, files: dict[str, FileEntry]) -> None:

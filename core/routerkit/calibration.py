@@ -45,9 +45,7 @@ class BudgetPerRequest(BaseModel):
         super().__init__(**data)
 
 
-def calibrate(
-    router: Router, prompts: Sequence[PromptInput], target: StrongShare | BudgetPerRequest
-) -> Threshold:
+def calibrate(router: Router, prompts: Sequence[PromptInput], target: StrongShare | BudgetPerRequest) -> Threshold:
     """Fit a `Threshold` so that `router` meets `target` on `prompts` (a sample of your traffic).
 
     Ties are kept together (prompts with equal scores always go the same way), so the realised

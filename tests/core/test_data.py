@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from routerkit.data import battles, check_no_test_leak, load_dataset, held_out_hashes, training_tables
+from routerkit.data import battles, check_no_test_leak, held_out_hashes, load_dataset, training_tables
 from routerkit.errors import DataFormatError, DataLeakError, UnknownNameError
 
 H1, H2, H3 = "1" * 40, "2" * 40, "3" * 40
@@ -18,12 +17,15 @@ GOOD_PROMPTS = [
     {"id": "b", "text": "q b", "task": "t/y", "hash": H2, "split": "train"},
     {"id": "c", "text": "q c", "task": "u", "hash": H3, "split": "test"},
 ]
-GOOD_OUTCOMES = "id,model,score,output_tokens,cost_usd\na,m1,1,10,0.1\na,m2,0,,\nb,m1,0.5,3,\nb,m2,0.5,4,\nc,m1,1,1,\n"
+HEADER = "id,model,score,output_tokens,cost_usd\n"
+GOOD_OUTCOMES = HEADER + "a,m1,1,10,0.1\na,m2,0,,\nb,m1,0.5,3,\nb,m2,0.5,4,\nc,m1,1,1,\n"
 MODELS = {"m1": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}, "m2": {"input_usd_per_mtok": None}}
 
 
 def write_dataset(
-    folder: Path, prompts: list[object] | str = GOOD_PROMPTS, outcomes: str = GOOD_OUTCOMES,
+    folder: Path,
+    prompts: list[object] | str = GOOD_PROMPTS,
+    outcomes: str = GOOD_OUTCOMES,
     models: object = MODELS,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,15 +61,25 @@ def bad_prompt(**change: object) -> list[object]:
         pytest.param({"prompts": bad_prompt(hash="xyz")}, r"line 1: field `hash` must be 40", id="hash"),
         pytest.param({"prompts": bad_prompt(split="dev")}, r"line 1: field `split` must be one of", id="split"),
         pytest.param({"prompts": [*GOOD_PROMPTS, GOOD_PROMPTS[0]]}, r"line 4: field `id`: duplicate", id="dup-id"),
-        pytest.param({"outcomes": "id,model,score\na,m1,1\n"}, r"outcomes.csv.gz: line 1: expected the header", id="header"),
-        pytest.param({"outcomes": "id,model,score,output_tokens,cost_usd\nz,m1,1,,\n"}, r"line 2: field `id`: 'z' is not in", id="id"),
-        pytest.param({"outcomes": "id,model,score,output_tokens,cost_usd\na,m9,1,,\n"}, r"line 2: field `model`: 'm9'", id="model"),
-        pytest.param({"outcomes": "id,model,score,output_tokens,cost_usd\na,m1,1.5,,\n"}, r"line 2: field `score`: '1.5' is outside \[0, 1\]", id="range"),
-        pytest.param({"outcomes": "id,model,score,output_tokens,cost_usd\na,m1,,,\n"}, r"line 2: field `score` is empty", id="missing"),
-        pytest.param({"outcomes": "id,model,score,output_tokens,cost_usd\na,m1,x,,\n"}, r"line 2: field `score`: 'x' is not a number", id="nan"),
-        pytest.param({"outcomes": "id,model,score,output_tokens,cost_usd\na,m1,1,-3,\n"}, r"line 2: field `output_tokens`: '-3'", id="tokens"),
-        pytest.param({"outcomes": GOOD_OUTCOMES + "a,m1,0,,\n"}, r"line 7: duplicate outcome for id 'a', model 'm1'", id="dup"),
-        pytest.param({"models": {"m1": {"input_usd_per_mtok": -1}, "m2": {}}}, r"model 'm1': field `input_usd_per_mtok`", id="price"),
+        pytest.param(
+            {"outcomes": "id,model,score\na,m1,1\n"}, r"outcomes.csv.gz: line 1: expected the header", id="header"
+        ),
+        pytest.param({"outcomes": HEADER + "z,m1,1,,\n"}, r"line 2: field `id`: 'z' is not in", id="id"),
+        pytest.param({"outcomes": HEADER + "a,m9,1,,\n"}, r"line 2: field `model`: 'm9'", id="model"),
+        pytest.param(
+            {"outcomes": HEADER + "a,m1,1.5,,\n"}, r"line 2: field `score`: '1.5' is outside \[0, 1\]", id="range"
+        ),
+        pytest.param({"outcomes": HEADER + "a,m1,,,\n"}, r"line 2: field `score` is empty", id="missing"),
+        pytest.param({"outcomes": HEADER + "a,m1,x,,\n"}, r"line 2: field `score`: 'x' is not a number", id="nan"),
+        pytest.param({"outcomes": HEADER + "a,m1,1,-3,\n"}, r"line 2: field `output_tokens`: '-3'", id="tokens"),
+        pytest.param(
+            {"outcomes": GOOD_OUTCOMES + "a,m1,0,,\n"}, r"line 7: duplicate outcome for id 'a', model 'm1'", id="dup"
+        ),
+        pytest.param(
+            {"models": {"m1": {"input_usd_per_mtok": -1}, "m2": {}}},
+            r"model 'm1': field `input_usd_per_mtok`",
+            id="price",
+        ),
     ],
 )
 def test_malformed_rows_name_file_line_and_field(tmp_path: Path, kwargs: dict[str, object], pattern: str) -> None:
@@ -83,9 +95,10 @@ def test_unknown_dataset_lists_the_available_ones(data_dir: Path) -> None:
 
 def test_battles_drop_ties_and_weigh_datasets_equally(tmp_path: Path) -> None:
     one = load_dataset(write_dataset(tmp_path / "one")).split("train")
-    other_outcomes = "id,model,score,output_tokens,cost_usd\na,m1,0,,\na,m3,1,,\nb,m1,1,,\nb,m3,0,,\nc,m1,0,,\n"
-    two = load_dataset(write_dataset(tmp_path / "two", outcomes=other_outcomes,
-                                     models={"m1": {}, "m3": {}})).split("train")
+    other_outcomes = HEADER + "a,m1,0,,\na,m3,1,,\nb,m1,1,,\nb,m3,0,,\nc,m1,0,,\n"
+    two = load_dataset(write_dataset(tmp_path / "two", outcomes=other_outcomes, models={"m1": {}, "m3": {}})).split(
+        "train"
+    )
     data = battles([one, two])
     assert data.models == ("m1", "m2", "m3")
     assert data.counts == {"one": {"prompts": 2, "battles": 1}, "two": {"prompts": 2, "battles": 2}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-
 from routerkit.errors import ConfigError
 from routerkit.routers.inputs import prompt_text
 
@@ -25,7 +24,11 @@ def test_last_user_turn_is_scored() -> None:
 
 
 def test_content_parts_and_message_objects() -> None:
-    parts = [{"type": "text", "text": "look at"}, {"type": "image_url", "image_url": {}}, {"type": "text", "text": "this"}]
+    parts = [
+        {"type": "text", "text": "look at"},
+        {"type": "image_url", "image_url": {}},
+        {"type": "text", "text": "this"},
+    ]
     assert prompt_text([{"role": "user", "content": parts}]) == "look at\nthis"
     assert prompt_text([SimpleNamespace(role="user", content="from an object")]) == "from an object"
 

@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 import routerkit
 from routerkit.errors import RouterkitWarning
 from routerkit.plugins.manager import Plugins, set_default_plugins
@@ -67,13 +66,17 @@ def test_broken_plugin_is_reported_and_skipped(site: Path) -> None:
 
 
 def test_misspelt_hook_fails_validation_and_is_skipped(site: Path) -> None:
-    _fake_distribution(site, "rk_typo", """
+    _fake_distribution(
+        site,
+        "rk_typo",
+        """
         from routerkit import hookimpl
 
         @hookimpl
         def register_ruoters(register):
             pass
-    """)
+    """,
+    )
     with pytest.warns(RouterkitWarning, match="rk_typo"):
         plugins = _load()
     assert "register_ruoters" in plugins.failures[0].error
@@ -81,26 +84,34 @@ def test_misspelt_hook_fails_validation_and_is_skipped(site: Path) -> None:
 
 
 def test_plugin_raising_while_registering_is_isolated(site: Path) -> None:
-    _fake_distribution(site, "rk_raises", """
+    _fake_distribution(
+        site,
+        "rk_raises",
+        """
         from routerkit import hookimpl
 
         @hookimpl
         def register_routers(register):
             raise ValueError("cannot register")
-    """)
+    """,
+    )
     with pytest.warns(RouterkitWarning, match="cannot register"):
         kinds = _load().kinds()
     assert {"mf", "random", "length"} <= set(kinds)
 
 
 def test_bad_and_duplicate_names_are_refused(site: Path) -> None:
-    _fake_distribution(site, "rk_dupe", """
+    _fake_distribution(
+        site,
+        "rk_dupe",
+        """
         from routerkit import hookimpl
 
         @hookimpl
         def register_routers(register):
             register("length", lambda **o: None, needs_artifact=False)
-    """)
+    """,
+    )
     with pytest.warns(RouterkitWarning, match="already registered"):
         _load().kinds()
 
@@ -158,5 +169,3 @@ def test_plugins_command_fails_on_a_broken_plugin(site: Path, capsys: pytest.Cap
     finally:
         set_default_plugins(previous)
     assert "FAILED: RuntimeError: boom" in capsys.readouterr().out
-
-

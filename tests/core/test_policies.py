@@ -6,9 +6,8 @@ import asyncio
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
-
 import routerkit
+from pydantic import ValidationError
 from routerkit import BudgetPerRequest, CostAware, StrongShare, Threshold, calibrate
 from routerkit.errors import ConfigError
 from routerkit.routers import LengthRouter, RandomRouter

@@ -9,7 +9,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-
 from routerkit.errors import BackendError, ConfigError, RouterkitWarning
 from routerkit.runtime import session as session_module
 from routerkit.runtime.session import available_providers, create_session, providers_for

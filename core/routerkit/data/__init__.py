@@ -14,8 +14,8 @@ __all__ = [
     "Prompt",
     "battles",
     "check_no_test_leak",
+    "held_out_hashes",
     "list_datasets",
     "load_dataset",
-    "held_out_hashes",
     "training_tables",
 ]

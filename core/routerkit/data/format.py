@@ -128,7 +128,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     if (base / str(name_or_path)).is_dir():
         return base / str(name_or_path)
     raise UnknownNameError(
-        "dataset", str(name_or_path), list_datasets(base),
+        "dataset",
+        str(name_or_path),
+        list_datasets(base),
         f"Datasets are read from {str(base)!r} (set `ROUTERKIT_DATA_DIR`), or pass a folder path.",
     )
 
@@ -153,8 +155,7 @@ def _read_models(path: Path) -> dict[str, dict[str, float | None]]:
         if not isinstance(entry, dict):
             raise DataFormatError(f"{path}: model {model!r}: expected an object of prices, got {entry!r}.")
         prices[model] = {
-            key: _price(path, model, key, entry.get(key))
-            for key in ("input_usd_per_mtok", "output_usd_per_mtok")
+            key: _price(path, model, key, entry.get(key)) for key in ("input_usd_per_mtok", "output_usd_per_mtok")
         }
     return prices
 
@@ -248,9 +249,7 @@ def _locate(
     return row_of[record["id"]], col_of[record["model"]]
 
 
-def _number(
-    path: Path, line_no: int, record: dict[str, str], key: str, *, upper: float, required: bool
-) -> float:
+def _number(path: Path, line_no: int, record: dict[str, str], key: str, *, upper: float, required: bool) -> float:
     raw = record.get(key)
     if raw is None or raw == "":
         if required:

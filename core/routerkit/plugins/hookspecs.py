@@ -55,5 +55,3 @@ def on_route_decision(decision: Decision) -> None:
     Called only when at least one plugin implements it, so routing pays nothing otherwise. Must not
     raise and should return quickly: it runs on the request path.
     """
-
-

@@ -59,6 +59,11 @@ class Router(ABC):
     def _score_texts(self, texts: list[str]) -> Scores:
         """Return `float64[len(texts), k]` scores for validated, non-empty texts."""
 
+    def fingerprint(self) -> str:
+        """A string that changes whenever the scores could change (used as a cache key)."""
+        names = ",".join(m.name for m in self.candidates)
+        return f"{type(self).__name__}:{self.name}:{self.version}:{names}"
+
     @property
     def strong(self) -> str:
         """The strong model of a strong/weak router."""
@@ -102,9 +107,7 @@ class Router(ABC):
         """`route` run in a worker thread, so CPU-bound scoring never blocks the event loop."""
         return await asyncio.to_thread(self.route, prompt, policy)
 
-    async def aroute_batch(
-        self, prompts: Sequence[PromptInput], policy: Policy | None = None
-    ) -> list[Decision]:
+    async def aroute_batch(self, prompts: Sequence[PromptInput], policy: Policy | None = None) -> list[Decision]:
         """`route_batch` run in a worker thread."""
         return await asyncio.to_thread(self.route_batch, prompts, policy)
 

@@ -14,9 +14,7 @@ from routerkit.routers.policies import Threshold
 __all__ = ["DEFAULT_STRONG", "DEFAULT_WEAK", "LengthRouter", "RandomRouter"]
 
 DEFAULT_STRONG = ModelEntry(name="gpt-4-1106-preview", input_usd_per_mtok=10.0, output_usd_per_mtok=30.0)
-DEFAULT_WEAK = ModelEntry(
-    name="mixtral-8x7b-instruct-v0.1", input_usd_per_mtok=0.6, output_usd_per_mtok=0.6
-)
+DEFAULT_WEAK = ModelEntry(name="mixtral-8x7b-instruct-v0.1", input_usd_per_mtok=0.6, output_usd_per_mtok=0.6)
 
 
 def _pair(strong: str | ModelEntry | None, weak: str | ModelEntry | None) -> list[ModelEntry]:
@@ -48,17 +46,21 @@ class RandomRouter(Router):
         threshold: float = 0.5,
     ) -> None:
         super().__init__(
-            name="random", version="1", candidates=_pair(strong, weak),
-            default_policy=Threshold(threshold), pairwise=True,
+            name="random",
+            version="1",
+            candidates=_pair(strong, weak),
+            default_policy=Threshold(threshold),
+            pairwise=True,
         )
         self.seed = seed
 
+    def fingerprint(self) -> str:
+        """Cache key: the seed changes every score."""
+        return f"{super().fingerprint()}:seed={self.seed}"
+
     def _score_texts(self, texts: list[str]) -> Scores:
         prefix = f"{self.seed}\x00".encode()
-        values = [
-            int.from_bytes(hashlib.sha256(prefix + t.encode()).digest()[:8], "big") / 2.0**64
-            for t in texts
-        ]
+        values = [int.from_bytes(hashlib.sha256(prefix + t.encode()).digest()[:8], "big") / 2.0**64 for t in texts]
         return np.asarray(values, dtype=np.float64).reshape(-1, 1)
 
 
@@ -84,10 +86,17 @@ class LengthRouter(Router):
         if scale <= 0:
             raise ConfigError(f"`scale` must be a positive number of characters, got {scale!r}.")
         super().__init__(
-            name="length", version="1", candidates=_pair(strong, weak),
-            default_policy=Threshold(threshold), pairwise=True,
+            name="length",
+            version="1",
+            candidates=_pair(strong, weak),
+            default_policy=Threshold(threshold),
+            pairwise=True,
         )
         self.scale = float(scale)
+
+    def fingerprint(self) -> str:
+        """Cache key: the scale changes every score."""
+        return f"{super().fingerprint()}:scale={self.scale}"
 
     def _score_texts(self, texts: list[str]) -> Scores:
         chars = np.array([len(t) for t in texts], dtype=np.float64)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Union
 
 from routerkit.errors import ConfigError
 
 __all__ = ["PromptInput", "prompt_text"]
 
-Message = Union[Mapping[str, object], object]
-PromptInput = Union[str, Sequence[Message]]
+Message = Mapping[str, object] | object
+PromptInput = str | Sequence[Message]
 """A prompt: plain text, or OpenAI-style chat messages (`{"role": ..., "content": ...}` mappings
 or objects with `role`/`content` attributes)."""
 
@@ -53,9 +52,7 @@ def _last_user_turn(messages: Sequence[object]) -> str:
         if _field(message, "role") == "user":
             return _non_empty(_content_text(_field(message, "content")), "The last user message")
     roles = [_field(m, "role") for m in messages]
-    raise ConfigError(
-        f"No message with role 'user' among roles {roles!r}; a router scores the last user turn."
-    )
+    raise ConfigError(f"No message with role 'user' among roles {roles!r}; a router scores the last user turn.")
 
 
 def _content_text(content: object) -> str:
@@ -64,6 +61,4 @@ def _content_text(content: object) -> str:
     if isinstance(content, Sequence):
         parts = [_field(part, "text") for part in content if _field(part, "type") == "text"]
         return "\n".join(p for p in parts if isinstance(p, str))
-    raise ConfigError(
-        f"Message content must be a string or a list of content parts, got {type(content).__name__}."
-    )
+    raise ConfigError(f"Message content must be a string or a list of content parts, got {type(content).__name__}.")

@@ -66,8 +66,11 @@ class MFRouter(Router):
         by_name = {m.name: m for m in manifest.models}
         pair = [self._model(by_name, strong or roles.strong), self._model(by_name, weak or roles.weak)]
         super().__init__(
-            name=manifest.name, version=manifest.version, candidates=pair,
-            default_policy=default_policy_of(manifest), pairwise=True,
+            name=manifest.name,
+            version=manifest.version,
+            candidates=pair,
+            default_policy=default_policy_of(manifest),
+            pairwise=True,
         )
         self.manifest = manifest
         self.encoder = encoder
@@ -80,10 +83,13 @@ class MFRouter(Router):
     @staticmethod
     def _model(by_name: dict[str, ModelEntry], name: str) -> ModelEntry:
         if name not in by_name:
-            raise UnknownNameError(
-                "model", name, by_name, "An `mf` router can route between any two of these models."
-            )
+            raise UnknownNameError("model", name, by_name, "An `mf` router can route between any two of these models.")
         return by_name[name]
+
+    def fingerprint(self) -> str:
+        """Cache key: the head's and the encoder's sha256 and the routed pair."""
+        head = self.manifest.files[self.manifest.head_file].sha256
+        return f"{super().fingerprint()}:head={head}:encoder={self.encoder.sha256}"
 
     def strengths(self, texts: list[str]) -> Scores:
         """Bradley–Terry strength of every trained model: `float64[len(texts), n_models]`."""

@@ -80,7 +80,7 @@ def load(
     loadable = [*artifacts, *(k for k, v in kinds.items() if not v.needs_artifact)]
     hint = "Run `routerkit list` or `routerkit.list_routers()` to see them."
     if "routerkit-models" not in {p.distribution for p in registry.loaded}:
-        hint += ' Shipped routers come with `pip install routerkit-models`.'
+        hint += " Shipped routers come with `pip install routerkit-models`."
     raise UnknownNameError("router", name, loadable, hint)
 
 
@@ -97,7 +97,12 @@ def _router_manifest(name: str, locator: Traversable | Path) -> RouterManifest:
 
 
 def _load_artifact(
-    registry: Plugins, name: str, locator: Traversable | Path, *, device: Device, threads: int | None,
+    registry: Plugins,
+    name: str,
+    locator: Traversable | Path,
+    *,
+    device: Device,
+    threads: int | None,
     **options: Any,
 ) -> Router:
     directory = _path(locator)
@@ -105,7 +110,9 @@ def _load_artifact(
     kinds = registry.kinds()
     if manifest.kind not in kinds:
         raise UnknownNameError(
-            "router kind", manifest.kind, kinds,
+            "router kind",
+            manifest.kind,
+            kinds,
             f"Artifact {name!r} needs it; install the plugin that provides the `{manifest.kind}` kind.",
         )
     encoder = load_encoder(manifest.encoder.name, device=device, threads=threads, plugins=registry)
@@ -134,5 +141,3 @@ def load_encoder(
     if key not in _encoders:
         _encoders[key] = Encoder(directory, device=device, threads=threads)
     return _encoders[key]
-
-

@@ -69,9 +69,7 @@ def providers_for(device: str, available: list[str]) -> list[str]:
     return [_CPU]
 
 
-def create_session(
-    path: Path, *, device: Device = "cpu", threads: int | None = None
-) -> onnxruntime.InferenceSession:
+def create_session(path: Path, *, device: Device = "cpu", threads: int | None = None) -> onnxruntime.InferenceSession:
     """Create an inference session for the ONNX file at `path`.
 
     Args:

@@ -54,7 +54,11 @@ def build_mf(recipe_path: Path, out: Path, *, log: Any = print) -> RouterManifes
     train_emb = embed_cached(encoder, train_b.texts)
     val_emb = embed_cached(encoder, val_b.texts)
     result = fit_mf(
-        train_b, train_emb, val_b, val_emb, recipe.hyperparameters,
+        train_b,
+        train_emb,
+        val_b,
+        val_emb,
+        recipe.hyperparameters,
         on_epoch=lambda e, tr, va: log(f"epoch {e:3d}  train loss {tr:.4f}  val loss {va:.4f}"),
     )
     log(f"best epoch {result.best_epoch} (val loss {min(result.val_loss):.4f})")
@@ -63,8 +67,17 @@ def build_mf(recipe_path: Path, out: Path, *, log: Any = print) -> RouterManifes
     diff = parity(result.model, out / HEAD_FILE, val_emb)
     log(f"torch vs onnxruntime max |Δ strength| = {diff:.2e}")
     threshold = _default_threshold(result.model, train_b.models, recipe, val_emb)
-    manifest = _manifest(recipe, recipe_path, encoder, out, train_b.models, train_tables, threshold,
-                         {"train": train_b.counts, "val": val_b.counts}, result.best_epoch)
+    manifest = _manifest(
+        recipe,
+        recipe_path,
+        encoder,
+        out,
+        train_b.models,
+        train_tables,
+        threshold,
+        {"train": train_b.counts, "val": val_b.counts},
+        result.best_epoch,
+    )
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
     return manifest
@@ -92,17 +105,26 @@ def _model_entries(models: Sequence[str], tables: Sequence[OutcomeTable]) -> tup
                     prices[key] = value
             column = table.output_tokens[:, table.models.index(name)]
             tokens.extend(column[~np.isnan(column)].tolist())
-        entries.append(ModelEntry(
-            name=name, input_usd_per_mtok=prices.get("input_usd_per_mtok"),
-            output_usd_per_mtok=prices.get("output_usd_per_mtok"),
-            mean_output_tokens=round(float(np.mean(tokens)), 1) if tokens else None,
-        ))
+        entries.append(
+            ModelEntry(
+                name=name,
+                input_usd_per_mtok=prices.get("input_usd_per_mtok"),
+                output_usd_per_mtok=prices.get("output_usd_per_mtok"),
+                mean_output_tokens=round(float(np.mean(tokens)), 1) if tokens else None,
+            )
+        )
     return tuple(entries)
 
 
 def _manifest(
-    recipe: MFRecipe, recipe_path: Path, encoder: Encoder, out: Path, models: Sequence[str],
-    tables: Sequence[OutcomeTable], threshold: float, counts: dict[str, dict[str, dict[str, int]]],
+    recipe: MFRecipe,
+    recipe_path: Path,
+    encoder: Encoder,
+    out: Path,
+    models: Sequence[str],
+    tables: Sequence[OutcomeTable],
+    threshold: float,
+    counts: dict[str, dict[str, dict[str, int]]],
     best_epoch: int,
 ) -> RouterManifest:
     head = out / HEAD_FILE
@@ -110,18 +132,30 @@ def _manifest(
         name: {f"{split}_{what}": n for split, per in counts.items() for what, n in per[name].items()}
         for name in counts["train"]
     }
-    hyper = {**recipe.hyperparameters.model_dump(), "best_epoch": best_epoch, "torch": torch.__version__,
-             "python": platform.python_version()}
+    hyper = {
+        **recipe.hyperparameters.model_dump(),
+        "best_epoch": best_epoch,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     return RouterManifest(
-        name=recipe.name, kind="mf", version=recipe.version, status="experimental",
+        name=recipe.name,
+        kind="mf",
+        version=recipe.version,
+        status="experimental",
         description=recipe.description,
         encoder=EncoderRef(name=encoder.manifest.name, sha256=encoder.sha256),
         files={HEAD_FILE: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
-        head_file=HEAD_FILE, head_input=HEAD_INPUT, head_output=HEAD_OUTPUT,
-        models=_model_entries(models, tables), roles=recipe.roles,
+        head_file=HEAD_FILE,
+        head_input=HEAD_INPUT,
+        head_output=HEAD_OUTPUT,
+        models=_model_entries(models, tables),
+        roles=recipe.roles,
         default_policy=PolicySpec(kind="threshold", value=threshold),
         training=TrainingData(datasets=datasets, recipe=recipe_path.as_posix(), hyperparameters=hyper),
-        metrics={}, licence=recipe.licence, routerkit_version=routerkit.__version__,
+        metrics={},
+        licence=recipe.licence,
+        routerkit_version=routerkit.__version__,
         min_core_version="0.1.0",
     )
 

@@ -28,7 +28,7 @@ def embed_cached(encoder: Encoder, texts: Sequence[str], *, cache: Path | None =
     folder = (cache or cache_dir() / "embeddings") / encoder.sha256[:16]
     path = folder / f"{digest.hexdigest()[:32]}.npy"
     if path.is_file():
-        return np.load(path)
+        return np.asarray(np.load(path), dtype=np.float32)
     vectors = encoder.embed(list(texts))
     folder.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)

@@ -44,9 +44,14 @@ def export_head(model: MFModel, path: Path) -> None:
         # torch 2.13 deprecates the TorchScript exporter, which is still exact for a MatMul.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            head, (dummy,), buffer, input_names=[HEAD_INPUT], output_names=[HEAD_OUTPUT],
+            head,
+            (dummy,),
+            buffer,
+            input_names=[HEAD_INPUT],
+            output_names=[HEAD_OUTPUT],
             dynamic_axes={HEAD_INPUT: {0: "batch"}, HEAD_OUTPUT: {0: "batch"}},
-            opset_version=OPSET, dynamo=False,
+            opset_version=OPSET,
+            dynamo=False,
         )
     path.write_bytes(buffer.getvalue())
 

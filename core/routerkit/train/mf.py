@@ -127,7 +127,7 @@ def fit_mf(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         model.eval()
         train_curve.append(float(np.mean(losses)))
         val_curve.append(_val_loss(model, t_val, 65536))
