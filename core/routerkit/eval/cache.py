@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
 from routerkit._env import cache_dir
 from routerkit.routers.base import Router
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
 from routerkit.data.format import OutcomeTable, load_dataset
 from routerkit.errors import ConfigError
 from routerkit.eval.cache import cached_scores
