@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core onnx_models tests bench
+	$(VENV)/bin/ruff format --check core onnx_models tests bench
 	$(VENV)/bin/mypy
 
 test: lint
@@ -38,7 +39,7 @@ bench: $(STAMP)
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/build/constraints.txt --group reference
 	$(PY) onnx_models/build/export_encoder.py
-	$(PY) -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out onnx_models/routerkit_models/routers/mf
+	$(PY) -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out onnx_models/routerkit_models/routers/mf --golden tests/fixtures/mf_golden.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -212,36 +212,61 @@ FLAT = Curve(np.array([0.0, 1.0]), np.array([0.5, 0.5]))
 LINE = Curve(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
 NAN = float("nan")
 BAD_INPUTS = [
-    ("scores-length", lambda: threshold_sweep([0.1, 0.2], [1, 0, 1], [0, 0, 1]),
-     r"`scores` has 2 values but the outcomes have 3\. Score exactly the prompts"),
-    ("outcome-length", lambda: threshold_sweep([0.1], [1, 0], [0]),
-     r"`strong` has 2 values but `weak` has 1\. Pass both"),
+    (
+        "scores-length",
+        lambda: threshold_sweep([0.1, 0.2], [1, 0, 1], [0, 0, 1]),
+        r"`scores` has 2 values but the outcomes have 3\. Score exactly the prompts",
+    ),
+    (
+        "outcome-length",
+        lambda: threshold_sweep([0.1], [1, 0], [0]),
+        r"`strong` has 2 values but `weak` has 1\. Pass both",
+    ),
     ("empty", lambda: threshold_sweep([], [], []), r"`strong` is empty\. Pass one value per prompt"),
-    ("nan-score", lambda: threshold_sweep([0.1, NAN], [1, 0], [0, 0]),
-     r"1 NaN value\(s\) \(first at index 1\)\. NaN cannot be ranked"),
-    ("2d-scores", lambda: threshold_sweep([[0.1], [0.2]], [1, 0], [0, 0]),
-     r"must be 1-D .* shape \(2, 1\)\. .*pass `scores\[:, 0\]`"),
-    ("quality-above-1", lambda: threshold_sweep([0.1, 0.2], [1, 2], [0, 0]),
-     r"`strong` has 1 value\(s\) outside \[0, 1\] \(first: 2\.0 at index 1\)\. Rescale"),
-    ("quality-nan", lambda: oracle_curve([1, 0], [0, NAN]),
-     r"`weak` has 1 value\(s\) outside \[0, 1\] \(first: nan at index 1\)"),
+    (
+        "nan-score",
+        lambda: threshold_sweep([0.1, NAN], [1, 0], [0, 0]),
+        r"1 NaN value\(s\) \(first at index 1\)\. NaN cannot be ranked",
+    ),
+    (
+        "2d-scores",
+        lambda: threshold_sweep([[0.1], [0.2]], [1, 0], [0, 0]),
+        r"must be 1-D .* shape \(2, 1\)\. .*pass `scores\[:, 0\]`",
+    ),
+    (
+        "quality-above-1",
+        lambda: threshold_sweep([0.1, 0.2], [1, 2], [0, 0]),
+        r"`strong` has 1 value\(s\) outside \[0, 1\] \(first: 2\.0 at index 1\)\. Rescale",
+    ),
+    (
+        "quality-nan",
+        lambda: oracle_curve([1, 0], [0, NAN]),
+        r"`weak` has 1 value\(s\) outside \[0, 1\] \(first: nan at index 1\)",
+    ),
     ("strings", lambda: threshold_sweep(["a", "b"], [1, 0], [0, 0]), r"`scores` must be numbers"),
-    ("points", lambda: threshold_sweep([0.1, 0.2], [1, 0], [0, 0], points=1),
-     r"`points` must be an integer ≥ 2, got 1"),
+    (
+        "points",
+        lambda: threshold_sweep([0.1, 0.2], [1, 0], [0, 0], points=1),
+        r"`points` must be an integer ≥ 2, got 1",
+    ),
     ("seeds", lambda: random_curve([1, 0], [0, 0], seeds=0), r"`seeds` must be an integer ≥ 1, got 0"),
-    ("equal-means", lambda: summarize(FLAT, [1, 0], [0, 1]),
-     r"same mean quality \(0\.5\).*undefined.*another model pair"),
+    (
+        "equal-means",
+        lambda: summarize(FLAT, [1, 0], [0, 1]),
+        r"same mean quality \(0\.5\).*undefined.*another model pair",
+    ),
     ("pgr-equal-means", lambda: pgr(0.3, 0.5, 0.5), r"PGR, APGR and CPT are undefined"),
     ("cpt-x", lambda: cpt(LINE, NAN, 0.0, 1.0), r"`x` must be a finite PGR"),
-    ("curve-start", lambda: Curve(np.array([0.1, 1.0]), np.array([0.0, 1.0])),
-     r"from exactly 0\.0 to exactly 1\.0, got 0\.1"),
+    (
+        "curve-start",
+        lambda: Curve(np.array([0.1, 1.0]), np.array([0.0, 1.0])),
+        r"from exactly 0\.0 to exactly 1\.0, got 0\.1",
+    ),
     ("curve-shapes", lambda: Curve(np.array([0.0, 1.0]), np.array([0.0])), r"equal length ≥ 2"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("call", "message"), [pytest.param(c, m, id=i) for i, c, m in BAD_INPUTS]
-)
+@pytest.mark.parametrize(("call", "message"), [pytest.param(c, m, id=i) for i, c, m in BAD_INPUTS])
 def test_bad_input_raises_config_error(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         call()

@@ -22,6 +22,7 @@ MODELS = Path(str(files("routerkit_models")))
 ENCODER_DIR = MODELS / "encoders" / "minilm_l6"
 MF_DIR = MODELS / "routers" / "mf"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DISTRIBUTION = Path(__file__).resolve().parents[2] / "onnx_models"  # the `routerkit-models` source tree
 
 PROMPTS = [
     "hi",
@@ -127,7 +128,7 @@ def test_wheel_contains_every_manifest_and_file(tmp_path: Path) -> None:
             "-q",
             "-w",
             str(tmp_path),
-            "onnx_models",
+            str(DISTRIBUTION),
         ],
         check=True,
     )

@@ -16,13 +16,18 @@ from routerkit.eval.metrics import (
     threshold_sweep,
 )
 from routerkit.eval.plot import plot_cost_quality
+from routerkit.eval.report import EvalResult, GroupResult, evaluate, format_group
 
 __all__ = [
     "Curve",
+    "EvalResult",
+    "GroupResult",
     "Summary",
     "apgr",
     "auc",
     "cpt",
+    "evaluate",
+    "format_group",
     "is_monotone",
     "oracle_curve",
     "pgr",

@@ -98,9 +98,7 @@ class Summary:
 # --------------------------------------------------------------------------------------- curves
 
 
-def threshold_sweep(
-    scores: npt.ArrayLike, strong: npt.ArrayLike, weak: npt.ArrayLike, points: int = 101
-) -> Curve:
+def threshold_sweep(scores: npt.ArrayLike, strong: npt.ArrayLike, weak: npt.ArrayLike, points: int = 101) -> Curve:
     """Sweep the routing threshold so the strong share steps through `points` equal targets.
 
     Target i (i = 0 … points − 1) is the share t_i = i / (points − 1). Prompts are routed strong iff
@@ -165,9 +163,7 @@ def oracle_curve(strong: npt.ArrayLike, weak: npt.ArrayLike, points: int = 101) 
     return Curve(counts / len(s), quality)
 
 
-def random_curve(
-    strong: npt.ArrayLike, weak: npt.ArrayLike, points: int = 101, seeds: int = 10
-) -> Curve:
+def random_curve(strong: npt.ArrayLike, weak: npt.ArrayLike, points: int = 101, seeds: int = 10) -> Curve:
     """The random router: `threshold_sweep` of uniform scores, averaged over seeds 0 … `seeds` − 1.
 
     Deterministic: seed j draws its scores with `numpy.random.default_rng(j)`. Shares and qualities
@@ -188,10 +184,7 @@ def random_curve(
     """
     s, w = _qualities(strong, weak)
     _check_count("seeds", seeds, minimum=1)
-    curves = [
-        threshold_sweep(np.random.default_rng(seed).random(len(s)), s, w, points)
-        for seed in range(seeds)
-    ]
+    curves = [threshold_sweep(np.random.default_rng(seed).random(len(s)), s, w, points) for seed in range(seeds)]
     share = np.mean([c.strong_share for c in curves], axis=0)
     quality = np.mean([c.quality for c in curves], axis=0)
     return Curve(share, quality)

@@ -88,6 +88,4 @@ def _reference_lines(ax: Axes, named: Mapping[str, Curve]) -> None:
     swept = [c for name, c in named.items() if name != "oracle"]
     if swept:
         strong = 100 * float(swept[0].quality[-1])
-        ax.axhline(
-            strong, color="tab:green", linewidth=0.9, linestyle="-.", label=f"strong only ({strong:.1f}%)"
-        )
+        ax.axhline(strong, color="tab:green", linewidth=0.9, linestyle="-.", label=f"strong only ({strong:.1f}%)")

@@ -1,12 +1,16 @@
 """Build an `mf` router artifact from a recipe: data → battles → torch → ONNX head → manifest.
 
-Run as `python -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out DIR`
-(`make models` does this for the shipped router).
+Run as `python -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out DIR [--golden FILE]`
+(`make models` does this for the shipped router). After training, the router is evaluated on the
+recipe's evaluation datasets (test metrics go into the manifest) and, with `--golden`, its batch-size-1
+scores on a few fixed prompts are written for the artifact tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import platform
 import time
 from collections.abc import Sequence
@@ -27,6 +31,8 @@ from routerkit.artifacts import (
 )
 from routerkit.calibration import threshold_for_share
 from routerkit.data import OutcomeTable, battles, training_tables
+from routerkit.eval.report import evaluate, format_group
+from routerkit.routers.mf import MFRouter
 from routerkit.routers.registry import load_encoder
 from routerkit.runtime.encoder import Encoder
 from routerkit.train._torch import require
@@ -40,10 +46,17 @@ torch: Any = require("torch")
 __all__ = ["build_mf", "main"]
 
 HEAD_FILE = "head.onnx"
+GOLDEN_PROMPTS = (
+    "hi",
+    "What is the capital of France?",
+    "Write a Python function that returns the n-th Fibonacci number using memoisation.",
+    "Janet has 3 apples and buys 2 bags of 6 apples each. She gives away a third. How many are left?",
+    "Prove that there are infinitely many primes. " * 40,
+)
 
 
-def build_mf(recipe_path: Path, out: Path, *, log: Any = print) -> RouterManifest:
-    """Train, export and describe an `mf` router; returns the manifest written to `out`."""
+def build_mf(recipe_path: Path, out: Path, *, golden: Path | None = None, log: Any = print) -> RouterManifest:
+    """Train, export, evaluate and describe an `mf` router; returns the manifest written to `out`."""
     started = time.perf_counter()
     recipe = read_recipe(recipe_path)
     encoder = load_encoder(recipe.encoder)
@@ -78,9 +91,36 @@ def build_mf(recipe_path: Path, out: Path, *, log: Any = print) -> RouterManifes
         {"train": train_b.counts, "val": val_b.counts},
         result.best_epoch,
     )
+    router = MFRouter(out, manifest, encoder)
+    manifest = manifest.model_copy(update={"metrics": _test_metrics(router, recipe.evaluation, log)})
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if golden is not None:
+        _write_golden(router, golden)
     log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
     return manifest
+
+
+def _test_metrics(router: MFRouter, datasets: Sequence[str], log: Any) -> dict[str, dict[str, float]]:
+    """RouteLLM metrics per `dataset/task group`; CPTs a router never reaches are left out (not NaN)."""
+    metrics: dict[str, dict[str, float]] = {}
+    for dataset in datasets:
+        for group in evaluate([router], dataset=dataset, strong=router.strong, weak=router.weak).groups:
+            log(format_group(group))
+            summary = group.summaries[router.name]
+            values = {key: getattr(summary, key) for key in ("apgr", "auc", "cpt20", "cpt50", "cpt80")}
+            metrics[f"{dataset}/{group.group}"] = {
+                **{key: round(value, 4) for key, value in values.items() if math.isfinite(value)},
+                "n": float(group.n),
+            }
+    return metrics
+
+
+def _write_golden(router: MFRouter, path: Path) -> None:
+    """Scores of `GOLDEN_PROMPTS`, each taken alone, pinned to this head for the artifact tests."""
+    scores = [float(router.scores([prompt])[0, 0]) for prompt in GOLDEN_PROMPTS]
+    head = router.manifest.files[router.manifest.head_file].sha256
+    record = {"prompts": list(GOLDEN_PROMPTS), "scores": scores, "head_sha256": head}
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def _default_threshold(model: MFModel, models: Sequence[str], recipe: MFRecipe, val_emb: np.ndarray) -> float:
@@ -165,8 +205,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m routerkit.train.build", description=__doc__)
     parser.add_argument("--recipe", type=Path, required=True, help="recipe JSON (onnx_models/recipes/mf.json)")
     parser.add_argument("--out", type=Path, required=True, help="artifact folder to write")
+    parser.add_argument("--golden", type=Path, help="also write batch-size-1 scores of fixed prompts here")
     args = parser.parse_args(argv)
-    build_mf(args.recipe, args.out)
+    build_mf(args.recipe, args.out, golden=args.golden)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ class MFRecipe(BaseModel):
     default_strong_share: float = Field(0.5, ge=0.0, le=1.0)
     """The default threshold sends this share of the validation prompts to the strong model."""
     licence: str
+    evaluation: tuple[str, ...] = ("routellm",)
+    """Datasets whose test metrics go into the manifest (never used for training or tuning)."""
     hyperparameters: MFHyperparameters = MFHyperparameters()
 
 
