@@ -34,4 +34,5 @@ def test_the_docs_have_examples() -> None:
         "concepts.md",
         "data.md",
         "plugins.md",
+        "evaluation.md",
     }
