@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from routerkit.clients import ModelClient
     from routerkit.routers.decision import Decision
 
 __all__ = ["hookimpl", "hookspec"]
@@ -54,4 +55,14 @@ def on_route_decision(decision: Decision) -> None:
 
     Called only when at least one plugin implements it, so routing pays nothing otherwise. Must not
     raise and should return quickly: it runs on the request path.
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_client(model: object) -> ModelClient | None:
+    """Wrap a framework's model object as a `routerkit.clients.ModelClient`, or return None.
+
+    Each framework integration implements this for its own model types (e.g. a LangChain
+    `BaseChatModel`), so core compositions can call them; the first non-None answer wins. Must not
+    import its framework unless `model` is one of its objects' types (check `type(model).__module__`).
     """
