@@ -66,10 +66,15 @@ def calibrate(router: Router, prompts: Sequence[PromptInput], target: StrongShar
 
 
 def _candidate_thresholds(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct score as a threshold (plus one above all), with the strong share it gives."""
+    """One threshold per achievable strong share, each halfway between adjacent distinct scores.
+
+    Midpoints, not the scores themselves: a prompt scored alone can differ from its batch score by
+    float noise (~1e-9), which would flip a prompt sitting exactly on the threshold.
+    """
     distinct = np.unique(scores)
-    above_all = np.nextafter(distinct[-1], np.inf)
-    thresholds = np.append(distinct, min(above_all, 1.0) if distinct[-1] < 1.0 else np.inf)
+    below_all = min(0.0, float(distinct[0]))
+    above_all = (distinct[-1] + 1.0) / 2 if distinct[-1] < 1.0 else np.inf
+    thresholds = np.concatenate([[below_all], (distinct[:-1] + distinct[1:]) / 2, [above_all]])
     ordered = np.sort(scores)
     shares = 1.0 - np.searchsorted(ordered, thresholds, side="left") / scores.size
     return thresholds, shares

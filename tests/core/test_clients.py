@@ -59,7 +59,9 @@ def test_a_plugin_wraps_its_frameworks_models() -> None:
 
 
 def test_an_unknown_model_type_names_the_type_and_the_integrations() -> None:
-    with pytest.raises(ConfigError, match=r"No installed integration can call a [\w.]*test_clients\.FrameworkModel \(plugins: "):
+    with pytest.raises(
+        ConfigError, match=r"No installed integration can call a [\w.]*test_clients\.FrameworkModel \(plugins: "
+    ):
         resolve_client(FrameworkModel(), plugins=Plugins())
     with pytest.raises(ConfigError, match=r"langchain-routerkit, llama-index-llms-routerkit, dspy-routerkit"):
         resolve_client(object(), plugins=Plugins())
