@@ -76,6 +76,16 @@ def test_calibrate_keeps_ties_together() -> None:
     assert np.mean([d.role == "strong" for d in router.route_batch(prompts, policy)]) == 0.5
 
 
+def test_calibrated_threshold_leaves_room_for_float_noise() -> None:
+    """A prompt scored alone may differ from its batch score by ~1e-9; it must not change side."""
+    from routerkit.calibration import threshold_for_share
+
+    scores = np.array([0.2, 0.4, 0.6, 0.8])
+    threshold = threshold_for_share(scores, 0.5)
+    assert 0.4 + 1e-6 < threshold < 0.6 - 1e-6
+    assert threshold_for_share(scores, 1.0) <= 0.2 - 1e-6 and threshold_for_share(scores, 0.0) > 0.8 + 1e-6
+
+
 def test_calibrate_to_budget() -> None:
     router = LengthRouter()
     costs = np.array([router.expected_costs(p) for p in PROMPTS], dtype=float)
