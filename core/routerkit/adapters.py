@@ -97,12 +97,15 @@ def check_routes(
     return dict(routes)
 
 
-def pick_route(routes: Mapping[str, RouteT], name: str, *, argument: str = "routes") -> RouteT:
+def pick_route(routes: Mapping[str, RouteT], name: object, *, argument: str = "routes") -> RouteT:
     """The route called `name` (a `Decision.model`, or a route forced by the caller).
 
     Raises:
+        ConfigError: if `name` is not a string.
         UnknownNameError: if no route has that name; the message lists the route names.
     """
+    if not isinstance(name, str):
+        raise ConfigError(f"A route name must be a string, got {type(name).__name__} ({name!r:.60}).")
     if name not in routes:
         raise UnknownNameError("route", name, routes, f"Use one of the keys of `{argument}`.")
     return routes[name]

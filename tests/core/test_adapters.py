@@ -50,3 +50,5 @@ def test_pick_route_lists_the_routes() -> None:
     assert pick_route(routes, "small") == 2
     with pytest.raises(UnknownNameError, match=r"Unknown route 'huge'\. Available: 'big', 'small'"):
         pick_route(routes, "huge")
+    with pytest.raises(ConfigError, match=r"A route name must be a string, got list \(\['big'\]\)"):
+        pick_route(routes, ["big"])
