@@ -11,12 +11,14 @@ export ROUTERKIT_DATA_DIR ?= $(abspath ../shared/data)
 
 .PHONY: demo test bench models lint clean
 
-$(STAMP): pyproject.toml core/pyproject.toml onnx_models/pyproject.toml
+INTEGRATIONS := integrations/langchain integrations/llamaindex integrations/dspy
+
+$(STAMP): pyproject.toml core/pyproject.toml onnx_models/pyproject.toml $(INTEGRATIONS:%=%/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip>=25.1"
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e "core[train,eval]" -e onnx_models -e .
-	$(PIP) install -q --group dev --group reference
+	$(PIP) install -q -e "core[train,eval]" -e onnx_models -e . $(INTEGRATIONS:%=-e %)
+	$(PIP) install -q --group dev --group reference --group integrations-test
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,8 +28,8 @@ demo: $(STAMP)
 	$(VENV)/bin/routerkit route "Janet has 3 apples and buys 2 bags of 6 apples each. She gives away a third. How many are left?"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core onnx_models tests bench
-	$(VENV)/bin/ruff format --check core onnx_models tests bench
+	$(VENV)/bin/ruff check core onnx_models integrations tests bench
+	$(VENV)/bin/ruff format --check core onnx_models integrations tests bench
 	$(VENV)/bin/mypy
 
 test: lint

@@ -35,4 +35,7 @@ def test_the_docs_have_examples() -> None:
         "data.md",
         "plugins.md",
         "evaluation.md",
+        "langchain.md",
+        "llamaindex.md",
+        "dspy.md",
     }
