@@ -19,8 +19,9 @@ plugins, and that must not import DSPy for users who never use it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from routerkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -52,14 +53,4 @@ if TYPE_CHECKING:
     from dspy_routerkit._settings import RouterSettings
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dspy_routerkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # cache: later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
