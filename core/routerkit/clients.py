@@ -37,6 +37,8 @@ class Completion:
     model: str
     """The model that answered (its client's `name`)."""
     usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    """What the call cost, where the client knows the model's prices."""
     raw: object = None
     """The framework's own response object, for callers that need more than the text."""
 
