@@ -1,0 +1,11 @@
+"""Public test doubles for routerkit users and routerkit's own tests.
+
+`routerkit.testing.upstream` holds a fake OpenAI-compatible upstream (`fake_openai_upstream`) and
+`serve_in_thread`, which serves any ASGI app on loopback for the length of a `with` block. Both need
+the `server` extra (`pip install "routerkit-core[server]"`); `import routerkit` never imports this
+package.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
