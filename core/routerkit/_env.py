@@ -50,3 +50,9 @@ def plugins_allowed() -> frozenset[str] | None:
 def plugins_blocked() -> frozenset[str]:
     """Plugin or distribution names from `ROUTERKIT_DISABLE_PLUGINS`."""
     return _name_list("ROUTERKIT_DISABLE_PLUGINS") or frozenset()
+
+
+def named_variable(variable: str) -> str | None:
+    """The value of a variable a configuration file names (e.g. the server's `api_key_env`), or None."""
+    value = os.environ.get(variable)
+    return value if value and value.strip() else None

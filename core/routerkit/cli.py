@@ -1,4 +1,4 @@
-"""The `routerkit` command: `list`, `route`, `eval`, `plugins`."""
+"""The `routerkit` command: `list`, `route`, `eval`, `plugins`, `serve`."""
 
 from __future__ import annotations
 
@@ -85,6 +85,40 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 1 if plugins.failures else 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from routerkit.errors import ConfigError, MissingDependencyError
+
+    try:
+        import uvicorn
+
+        from routerkit.server import create_app, load_config
+        from routerkit.server.logs import configure_logging
+    except ImportError as exc:
+        raise MissingDependencyError.for_extra("`routerkit serve`", "server", exc.name or "fastapi") from exc
+    config = load_config(args.config)
+    if not _is_loopback(args.host) and config.auth.api_keys_env is None:
+        raise ConfigError(
+            f"Refusing to serve on the non-loopback host {args.host!r} without client API keys: anyone who can "
+            "reach it could spend your upstream credit. Set `auth.api_keys_env` in the config (and that variable "
+            "to comma-separated keys), or bind to 127.0.0.1."
+        )
+    app = create_app(config)  # fails here, before binding, on a router or key problem
+    configure_logging(args.log_level.upper())
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may resolve anywhere
+        return False
+
+
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=False)]
     for row in (header, *rows):
@@ -115,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(run=_cmd_eval)
 
     sub.add_parser("plugins", help="list plugins, versions and failures").set_defaults(run=_cmd_plugins)
+
+    serve = sub.add_parser("serve", help="run the OpenAI-compatible routing server (extra `server`)")
+    serve.add_argument("--config", type=Path, required=True, help="server config (YAML or JSON)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (non-loopback needs client keys)")
+    serve.add_argument("--port", type=int, default=6060)
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(run=_cmd_serve)
     return parser
 
 

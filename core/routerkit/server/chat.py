@@ -1,0 +1,200 @@
+"""`POST /v1/chat/completions`: select a router, route off the event loop, relay the upstream's answer."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response, StreamingResponse
+
+from routerkit.errors import ConfigError, RoutingError, UnknownNameError
+from routerkit.routers.decision import Decision
+from routerkit.server.logs import log_event
+from routerkit.server.metrics import ServerMetrics
+from routerkit.server.responses import error_body, openai_error
+from routerkit.server.selection import RouteTable, Selection, score_of
+from routerkit.server.upstream import AllUpstreamsFailed, Answer, StreamAnswer, Upstreams
+from routerkit.server.usage import SseUsageTap, TokenUsage
+
+__all__ = ["ChatCompletionRequest", "ChatService"]
+
+
+class ChatCompletionRequest(BaseModel):
+    """An OpenAI chat-completion request; only `model` and `messages` are interpreted.
+
+    Every other field (tools, tool_choice, response_format, stream, ...) is allowed as it is and sent
+    upstream untouched, so nested tool or JSON-schema definitions never fail validation here.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    """A named route, a router name, or `router-<router>-<threshold>` (see `GET /v1/models`)."""
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    """OpenAI-style chat messages; the router scores the last user turn."""
+
+
+@dataclass
+class _Exchange:
+    """One request's log record and metrics, written once when the request ends."""
+
+    metrics: ServerMetrics
+    fields: dict[str, object]
+    started: float = field(default_factory=time.perf_counter)
+
+    def finish(self, status: int, **more: object) -> None:
+        self.fields.update(more)
+        self.metrics.requests.inc(str(status))
+        log_event("request", {"status": status, "total_ms": _ms(self.started), **self.fields})
+
+
+@dataclass
+class _Routed:
+    """A request after routing: the decision and the upstream models to try, in order."""
+
+    selection: Selection
+    decision: Decision
+    order: list[str]
+
+    def headers(self, model: str) -> dict[str, str]:
+        """The decision headers; `model` is the `models` key that answered (or was routed to)."""
+        headers = {
+            "x-routerkit-model": model,
+            "x-routerkit-router": self.selection.router_name,
+            "x-routerkit-score": f"{score_of(self.decision):.6f}",
+        }
+        if model != self.order[0]:
+            headers["x-routerkit-routed-model"] = self.order[0]
+        return headers
+
+
+class ChatService:
+    """Handles chat completions for one app: route table, upstreams and metrics."""
+
+    def __init__(self, table: RouteTable, upstreams: Upstreams, metrics: ServerMetrics) -> None:
+        self.table, self.upstreams, self.metrics = table, upstreams, metrics
+
+    async def handle(self, request: ChatCompletionRequest, request_id: str) -> Response:
+        """Answer one request (the body as validated; extra fields are passed through)."""
+        body = request.model_dump(exclude_unset=True)
+        stream = body.get("stream") is True
+        exchange = _Exchange(self.metrics, {"request_id": request_id, "route": request.model, "stream": stream})
+        routed = await self._route(request, exchange)
+        if isinstance(routed, Response):
+            return routed
+        base = {"x-request-id": request_id}
+        try:
+            if stream:
+                return await self._stream(routed, body, request_id, exchange, base)
+            return await self._complete(routed, body, request_id, exchange, base)
+        except AllUpstreamsFailed as exc:
+            timed_out = all(f.timed_out for f in exc.failures)
+            status = 504 if timed_out else 502
+            exchange.finish(status, failures=len(exc.failures))
+            code = "upstream_timeout" if timed_out else "upstream_error"
+            headers = {**base, **routed.headers(routed.order[0])}
+            return openai_error(status, str(exc), code=code, headers=headers)
+
+    async def _route(self, request: ChatCompletionRequest, exchange: _Exchange) -> _Routed | Response:
+        headers = {"x-request-id": str(exchange.fields["request_id"])}
+        try:
+            selection = self.table.resolve(request.model)
+        except UnknownNameError as exc:
+            exchange.finish(404)
+            return openai_error(404, str(exc), code="model_not_found", param="model", headers=headers)
+        except ConfigError as exc:
+            exchange.finish(400)
+            return openai_error(400, str(exc), code="invalid_model", param="model", headers=headers)
+        started = time.perf_counter()
+        try:
+            # `aroute` scores in a worker thread: a slow router never blocks other requests.
+            decision = await selection.router.aroute(request.messages, selection.policy)
+        except ConfigError as exc:
+            exchange.finish(400)
+            return openai_error(400, str(exc), code="invalid_messages", param="messages", headers=headers)
+        except RoutingError as exc:
+            exchange.finish(500)
+            return openai_error(500, f"Routing failed: {exc}", code="routing_error", headers=headers)
+        elapsed = time.perf_counter() - started
+        order = self.table.upstreams(selection.router_name, decision)
+        self.metrics.routing_latency.observe(elapsed, selection.router_name)
+        self.metrics.decisions.inc(selection.router_name, order[0])
+        exchange.fields.update(
+            router=selection.router_name, routed_model=order[0], score=round(score_of(decision), 6),
+            routing_ms=round(elapsed * 1000, 3),
+        )  # fmt: skip
+        return _Routed(selection, decision, order)
+
+    async def _complete(
+        self, routed: _Routed, body: dict[str, Any], request_id: str, exchange: _Exchange, base: dict[str, str]
+    ) -> Response:
+        started = time.perf_counter()
+        answer = await self.upstreams.complete(routed.order, body, request_id)
+        self._account(answer.model, answer.usage, routed.order[0])
+        exchange.finish(answer.status, **self._answer_fields(answer, started))
+        headers = {**base, **routed.headers(answer.model)}
+        return Response(answer.content, answer.status, headers=headers, media_type=answer.content_type)
+
+    async def _stream(
+        self, routed: _Routed, body: dict[str, Any], request_id: str, exchange: _Exchange, base: dict[str, str]
+    ) -> Response:
+        started = time.perf_counter()
+        opened = await self.upstreams.open_stream(routed.order, body, request_id)
+        headers = {**base, **routed.headers(opened.model)}
+        if isinstance(opened, Answer):  # the upstream refused the request itself: relay its error as is
+            exchange.finish(opened.status, **self._answer_fields(opened, started))
+            return Response(opened.content, opened.status, headers=headers, media_type=opened.content_type)
+        exchange.fields.update(self._answer_fields(opened, started))
+        relay = self._relay(opened, routed.order[0], exchange)
+        return StreamingResponse(relay, opened.status, headers=headers, media_type=opened.content_type)
+
+    async def _relay(self, opened: StreamAnswer, routed_model: str, exchange: _Exchange) -> AsyncIterator[bytes]:
+        """Yield the upstream's bytes as they arrive; a failure now ends the stream with an error event."""
+        tap, tail, status = SseUsageTap(), b"", opened.status
+        try:
+            async for chunk in _chain(opened.first, opened.chunks):
+                tap.feed(chunk)
+                tail = (tail + chunk)[-2:]
+                yield chunk
+        except httpx.HTTPError as exc:
+            # Bytes already reached the client, so falling back would splice two answers: end with an error.
+            status = 502
+            reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "stream_broken"
+            self.metrics.upstream_errors.inc(opened.model, reason)
+            message = f"The upstream {opened.model!r} failed mid-stream ({type(exc).__name__}: {exc})."
+            event = error_body(message, type_="upstream_error", code=f"upstream_{reason}")
+            yield (b"" if tail == b"\n\n" else b"\n\n") + b"data: " + json.dumps(event).encode() + b"\n\n"
+        finally:
+            await opened.aclose()
+            self._account(opened.model, tap.usage, routed_model)
+            exchange.finish(status)
+
+    def _account(self, model: str, usage: TokenUsage | None, routed_model: str) -> None:
+        if model != routed_model:
+            self.metrics.fallbacks.inc(model)
+        if usage is None:
+            return
+        self.metrics.tokens.inc(model, "prompt", amount=usage.prompt_tokens)
+        self.metrics.tokens.inc(model, "completion", amount=usage.completion_tokens)
+        cost = usage.cost_usd(self.upstreams.spec(model).price)
+        if cost is not None:
+            self.metrics.cost.inc(model, amount=cost)
+
+    @staticmethod
+    def _answer_fields(answer: Answer | StreamAnswer, started: float) -> dict[str, object]:
+        return {"model": answer.model, "upstream_ms": _ms(started), "failures": len(answer.failures)}
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

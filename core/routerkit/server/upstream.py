@@ -1,0 +1,268 @@
+"""Calls to the upstream OpenAI-compatible endpoints: retries on one model, then fallback to the next.
+
+What counts as a failure (retried, then fallen back from): a timeout, a connection error, HTTP 401,
+403, 404, 408, 409, 429 or 5xx, a non-JSON answer, or a stream that ends before its first byte. Other
+4xx answers (400, 413, 415, 422) are the request's fault, the same on every model, so they go back to
+the client as they are. A stream is only retried or fallen back from before its first byte reached the
+client; a failure after that ends the stream with an error event (see `routerkit.server.app`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+
+from routerkit._env import named_variable
+from routerkit.errors import ConfigError
+from routerkit.server.config import ModelConfig
+from routerkit.server.logs import log_event
+from routerkit.server.metrics import ServerMetrics
+from routerkit.server.usage import TokenUsage, usage_from_json
+
+__all__ = ["AllUpstreamsFailed", "Answer", "Failure", "StreamAnswer", "Upstreams"]
+
+_PASS_THROUGH = frozenset({400, 413, 415, 422})
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed attempt on one upstream model."""
+
+    model: str
+    """The `models` key."""
+    attempt: int
+    reason: str
+    """Short, for metrics: `timeout`, `connection`, `http_<status>`, `invalid_response`, `empty_stream`."""
+    detail: str
+    """For people: what happened, with the upstream's URL."""
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the upstream did not answer in time."""
+        return self.reason == "timeout"
+
+
+class AllUpstreamsFailed(Exception):
+    """Every model (with its retries) failed; `failures` lists each attempt, in order."""
+
+    def __init__(self, failures: list[Failure]) -> None:
+        self.failures = failures
+        summary = "; ".join(f"{f.model} (attempt {f.attempt}): {f.detail}" for f in failures)
+        super().__init__(f"Every upstream model failed: {summary}.")
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class Answer:
+    """A whole (non-streaming) upstream answer, relayed byte for byte."""
+
+    model: str
+    status: int
+    content: bytes
+    content_type: str
+    usage: TokenUsage | None
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class StreamAnswer:
+    """An upstream stream whose first chunk has arrived; `chunks` yields the rest."""
+
+    model: str
+    status: int
+    content_type: str
+    first: bytes
+    chunks: AsyncIterator[bytes]
+    response: httpx.Response
+    failures: list[Failure] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        """Close the upstream connection, even while the caller is being cancelled."""
+        with anyio.CancelScope(shield=True):
+            await self.response.aclose()
+
+
+class Upstreams:
+    """The configured upstream models and the HTTP client that calls them.
+
+    Args:
+        models: the `models` table of the server config.
+        metrics: where attempts, latencies and errors are counted.
+        client: the shared `httpx.AsyncClient`, given later by the app's lifespan or by a test.
+
+    Raises:
+        ConfigError: if a model's `api_key_env` names a variable that is unset or empty.
+    """
+
+    def __init__(self, models: Mapping[str, ModelConfig], metrics: ServerMetrics) -> None:
+        self.models = dict(models)
+        self.metrics = metrics
+        self.client: httpx.AsyncClient | None = None
+        self._keys = {name: _api_key(name, spec) for name, spec in self.models.items()}
+
+    async def complete(self, order: list[str], body: dict[str, Any], request_id: str) -> Answer:
+        """Send a non-streaming request to the first model of `order` that answers.
+
+        Raises:
+            AllUpstreamsFailed: when every model failed on every attempt.
+        """
+        return await self._first_success(order, lambda name: self._complete_once(name, body, request_id), request_id)
+
+    async def open_stream(self, order: list[str], body: dict[str, Any], request_id: str) -> StreamAnswer | Answer:
+        """Open a streaming request on the first model of `order` that sends a first chunk.
+
+        Returns an `Answer` instead when the upstream refused the request itself (e.g. HTTP 400).
+
+        Raises:
+            AllUpstreamsFailed: when every model failed on every attempt.
+        """
+        return await self._first_success(order, lambda name: self._stream_once(name, body, request_id), request_id)
+
+    def spec(self, name: str) -> ModelConfig:
+        """The configuration of model `name`."""
+        return self.models[name]
+
+    async def _first_success(self, order: list[str], attempt: Callable[[str], Awaitable[_T]], request_id: str) -> _T:
+        failures: list[Failure] = []
+        for name in order:
+            for number in range(1, self.models[name].max_retries + 2):
+                started = time.perf_counter()
+                try:
+                    result = await attempt(name)
+                except _AttemptFailed as exc:
+                    failures.append(self._record_failure(name, number, exc, request_id))
+                    continue
+                self.metrics.upstream_latency.observe(time.perf_counter() - started, name)
+                if isinstance(result, Answer | StreamAnswer):
+                    result.failures = failures
+                return result
+        raise AllUpstreamsFailed(failures)
+
+    def _record_failure(self, name: str, number: int, exc: _AttemptFailed, request_id: str) -> Failure:
+        failure = Failure(name, number, exc.reason, exc.detail)
+        self.metrics.upstream_errors.inc(name, exc.reason)
+        fields = {"request_id": request_id, "model": name, "attempt": number, "reason": exc.reason}
+        log_event("upstream_failure", {**fields, "detail": exc.detail}, level=logging.WARNING)
+        return failure
+
+    async def _complete_once(self, name: str, body: dict[str, Any], request_id: str) -> Answer:
+        spec = self.models[name]
+        request = self._request(name, body, request_id)
+        try:
+            with anyio.fail_after(spec.timeout_s):  # a whole-call deadline: httpx's read timeout is per read
+                response = await self._client().send(request)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise _AttemptFailed("timeout", f"{_where(spec)} did not answer within {spec.timeout_s:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise _AttemptFailed("connection", f"{_where(spec)}: {type(exc).__name__}: {exc}") from exc
+        _check_status(spec, response.status_code, response.content)
+        usage = _usage(spec, response.content) if response.is_success else None
+        return Answer(name, response.status_code, response.content, _content_type(response), usage)
+
+    async def _stream_once(self, name: str, body: dict[str, Any], request_id: str) -> StreamAnswer | Answer:
+        spec = self.models[name]
+        request = self._request(name, body, request_id)
+        response: httpx.Response | None = None
+        try:
+            with anyio.fail_after(spec.timeout_s):
+                response = await self._client().send(request, stream=True)
+                if not response.is_success:
+                    content = await response.aread()
+                    await response.aclose()
+                    _check_status(spec, response.status_code, content)
+                    return Answer(name, response.status_code, content, _content_type(response), None)
+                chunks = response.aiter_bytes()
+                first = await _first_chunk(spec, chunks)
+        except _AttemptFailed:
+            await _close(response)
+            raise
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            await _close(response)
+            raise _AttemptFailed("timeout", f"{_where(spec)} sent no data within {spec.timeout_s:g} s") from exc
+        except httpx.HTTPError as exc:
+            await _close(response)
+            raise _AttemptFailed("connection", f"{_where(spec)}: {type(exc).__name__}: {exc}") from exc
+        return StreamAnswer(name, response.status_code, _content_type(response), first, chunks, response)
+
+    def _request(self, name: str, body: dict[str, Any], request_id: str) -> httpx.Request:
+        spec = self.models[name]
+        headers = {"x-request-id": request_id}
+        if self._keys[name] is not None:
+            headers["authorization"] = f"Bearer {self._keys[name]}"
+        # Only `model` changes; every other field (tools, response_format, ...) goes upstream untouched.
+        payload = {**body, "model": spec.model}
+        return self._client().build_request(
+            "POST",
+            spec.base_url.rstrip("/") + "/chat/completions",
+            content=json.dumps(payload, separators=(",", ":")).encode(),
+            headers={**headers, "content-type": "application/json"},
+            timeout=httpx.Timeout(spec.timeout_s, connect=spec.connect_timeout_s),
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.client is None:  # the app's lifespan did not run (e.g. an in-process ASGI transport)
+            self.client = httpx.AsyncClient()
+        return self.client
+
+
+def _api_key(name: str, spec: ModelConfig) -> str | None:
+    if spec.api_key_env is None:
+        return None
+    key = named_variable(spec.api_key_env)
+    if key is None:
+        raise ConfigError(
+            f"`models.{name}.api_key_env` names the environment variable {spec.api_key_env!r}, which is unset "
+            "or empty. Set it to the upstream's API key, or remove `api_key_env`."
+        )
+    return key
+
+
+def _where(spec: ModelConfig) -> str:
+    return f"{spec.model!r} at {spec.base_url}"
+
+
+def _check_status(spec: ModelConfig, status: int, content: bytes) -> None:
+    if 200 <= status < 300 or status in _PASS_THROUGH:
+        return
+    excerpt = content[:200].decode("utf-8", "replace")
+    raise _AttemptFailed(f"http_{status}", f"{_where(spec)} answered HTTP {status}: {excerpt}")
+
+
+def _usage(spec: ModelConfig, content: bytes) -> TokenUsage | None:
+    try:
+        payload = json.loads(content)
+    except ValueError as exc:
+        raise _AttemptFailed("invalid_response", f"{_where(spec)} answered with a body that is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise _AttemptFailed("invalid_response", f"{_where(spec)} answered with JSON that is not an object")
+    return usage_from_json(payload)
+
+
+async def _first_chunk(spec: ModelConfig, chunks: AsyncIterator[bytes]) -> bytes:
+    async for chunk in chunks:
+        if chunk:
+            return chunk
+    raise _AttemptFailed("empty_stream", f"{_where(spec)} ended the stream before sending any data")
+
+
+async def _close(response: httpx.Response | None) -> None:
+    if response is not None:
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
+
+
+def _content_type(response: httpx.Response) -> str:
+    return str(response.headers.get("content-type", "application/json"))
