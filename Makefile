@@ -37,6 +37,7 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/run.py --out docs/benchmarks.md
+	$(PY) bench/server_load.py --out docs/benchmarks.md
 
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference

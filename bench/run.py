@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -370,6 +371,15 @@ def measure(router: MFRouter, prompts: list[str], tmp: Path) -> tuple[dict[str, 
     return rk, measure_torch(path, prompts), rkc, tpc, agreement(router, path, prompts)
 
 
+SERVER_LOAD = re.compile(r"<!-- server-load:start -->.*?<!-- server-load:end -->\n?", re.DOTALL)
+
+
+def keep_server_load(out: Path, page: str) -> str:
+    """`page` with the server load-test section of the existing `out` (written by `server_load.py`) kept."""
+    found = SERVER_LOAD.search(out.read_text(encoding="utf-8")) if out.exists() else None
+    return page if found is None else page.rstrip("\n") + "\n\n" + found.group(0)
+
+
 def main() -> None:
     """Measure everything, print the results table and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -391,7 +401,8 @@ def main() -> None:
     fact = facts(router, load_at_start)
     rows = results(rk, tp, rkc, tpc, fact)
     n_words = float(np.mean([len(p.split()) for p in prompts]))
-    args.out.write_text(report(machine(router, fact), rows, rk, agree, fact, n_words), encoding="utf-8")
+    page = report(machine(router, fact), rows, rk, agree, fact, n_words)
+    args.out.write_text(keep_server_load(args.out, page), encoding="utf-8")
     print(table(["metric", "routerkit", "torch + s-t", "ratio", "target", "met?"], [r.cells() for r in rows]))
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
 

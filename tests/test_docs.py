@@ -38,4 +38,5 @@ def test_the_docs_have_examples() -> None:
         "langchain.md",
         "llamaindex.md",
         "dspy.md",
+        "server.md",
     }
