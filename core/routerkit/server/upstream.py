@@ -101,7 +101,8 @@ class Upstreams:
     Args:
         models: the `models` table of the server config.
         metrics: where attempts, latencies and errors are counted.
-        client: the shared `httpx.AsyncClient`, given later by the app's lifespan or by a test.
+        clients: the `httpx.AsyncClient`s requests are spread over (round robin), given later by the
+            app's lifespan (`CLIENT_SHARDS` of them) or by a test (one).
 
     Raises:
         ConfigError: if a model's `api_key_env` names a variable that is unset or empty.
@@ -110,7 +111,8 @@ class Upstreams:
     def __init__(self, models: Mapping[str, ModelConfig], metrics: ServerMetrics) -> None:
         self.models = dict(models)
         self.metrics = metrics
-        self.client: httpx.AsyncClient | None = None
+        self.clients: list[httpx.AsyncClient] = []
+        self._turn = 0
         self._keys = {name: _api_key(name, spec) for name, spec in self.models.items()}
 
     async def complete(self, order: list[str], body: dict[str, Any], request_id: str) -> Answer:
@@ -213,9 +215,10 @@ class Upstreams:
         )
 
     def _client(self) -> httpx.AsyncClient:
-        if self.client is None:  # the app's lifespan did not run (e.g. an in-process ASGI transport)
-            self.client = httpx.AsyncClient()
-        return self.client
+        if not self.clients:  # the app's lifespan did not run (e.g. an in-process ASGI transport)
+            self.clients = [httpx.AsyncClient()]
+        self._turn = (self._turn + 1) % len(self.clients)
+        return self.clients[self._turn]
 
 
 def _api_key(name: str, spec: ModelConfig) -> str | None:
