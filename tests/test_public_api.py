@@ -18,6 +18,7 @@ HEAVY = (
     "numpy",
     "pydantic",
     "matplotlib",
+    "httpx",  # only `routerkit.clients.OpenAIClient` and the server need it
 )
 
 

@@ -10,8 +10,9 @@ The tree::
     ├── MissingDependencyError(ImportError)  an optional extra is not installed
     ├── ArtifactError                    a packaged or user artifact is missing, tampered or mismatched
     ├── PluginError                      a plugin failed to load or to register
-    └── RoutingError                     the runtime failed while scoring
-        └── BackendError                 onnxruntime failed (translated at one boundary)
+    ├── RoutingError                     the runtime failed while scoring
+    │   └── BackendError                 onnxruntime failed (translated at one boundary)
+    └── ModelCallError                   a model client's call failed after its retries
 
     RouterkitWarning(UserWarning)        e.g. `device="auto"` fell back to the CPU
 
@@ -30,6 +31,7 @@ __all__ = [
     "DataFormatError",
     "DataLeakError",
     "MissingDependencyError",
+    "ModelCallError",
     "PluginError",
     "RouterkitError",
     "RouterkitWarning",
@@ -96,6 +98,10 @@ class RoutingError(RouterkitError):
 
 class BackendError(RoutingError):
     """onnxruntime raised while creating a session or running a graph."""
+
+
+class ModelCallError(RouterkitError):
+    """A model client's call failed: an HTTP error, a timeout or a broken stream, after its retries."""
 
 
 class RouterkitWarning(UserWarning):
