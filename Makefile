@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml core/pyproject.toml onnx_models/pyproject.toml $(INTEGR
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip>=25.1"
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e "core[train,eval,server]" -e onnx_models -e . $(INTEGRATIONS:%=-e %)
+	$(PIP) install -q -e "core[train,eval,server,compose]" -e onnx_models -e . $(INTEGRATIONS:%=-e %)
 	$(PIP) install -q --group dev --group reference --group integrations-test --group server-test
 	touch $(STAMP)
 

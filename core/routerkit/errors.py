@@ -12,7 +12,8 @@ The tree::
     ├── PluginError                      a plugin failed to load or to register
     ├── RoutingError                     the runtime failed while scoring
     │   └── BackendError                 onnxruntime failed (translated at one boundary)
-    └── ModelCallError                   a model client's call failed after its retries
+    ├── ModelCallError                   a model client's call failed after its retries
+    └── BudgetExceededError              a composition would go over its call, token or cost budget
 
     RouterkitWarning(UserWarning)        e.g. `device="auto"` fell back to the CPU
 
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 __all__ = [
     "ArtifactError",
     "BackendError",
+    "BudgetExceededError",
     "ConfigError",
     "DataFormatError",
     "DataLeakError",
@@ -102,6 +104,10 @@ class BackendError(RoutingError):
 
 class ModelCallError(RouterkitError):
     """A model client's call failed: an HTTP error, a timeout or a broken stream, after its retries."""
+
+
+class BudgetExceededError(RouterkitError):
+    """A cascade or pipeline was about to make a call its `Budget` does not allow; nothing was sent."""
 
 
 class RouterkitWarning(UserWarning):

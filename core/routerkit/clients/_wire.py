@@ -17,6 +17,7 @@ __all__ = [
     "StreamState",
     "cost_usd",
     "error_detail",
+    "logprobs_from",
     "parse_completion",
     "request_body",
     "retryable_status",
@@ -86,6 +87,18 @@ def cost_usd(usage: Usage, input_usd_per_mtok: float | None, output_usd_per_mtok
     if usage.input_tokens is None or usage.output_tokens is None:
         return None
     return (usage.input_tokens * input_usd_per_mtok + usage.output_tokens * output_usd_per_mtok) / 1_000_000
+
+
+def logprobs_from(choice: Mapping[str, Any]) -> tuple[float, ...] | None:
+    """The output tokens' log-probabilities of a choice (`logprobs.content[].logprob`), or None."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list) or not content:
+        return None
+    values = [token.get("logprob") if isinstance(token, dict) else None for token in content]
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values):
+        return None
+    return tuple(float(value) for value in values)  # type: ignore[arg-type]
 
 
 def parse_completion(body: bytes, where: str) -> tuple[str, Usage, dict[str, Any]]:

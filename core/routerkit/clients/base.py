@@ -41,6 +41,8 @@ class Completion:
     """What the call cost, where the client knows the model's prices."""
     raw: object = None
     """The framework's own response object, for callers that need more than the text."""
+    logprobs: tuple[float, ...] | None = None
+    """The log-probability of each output token, where the model returned them (None where it did not)."""
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ from routerkit.clients._wire import (
     StreamState,
     cost_usd,
     error_detail,
+    logprobs_from,
     parse_completion,
     request_body,
     retryable_status,
@@ -250,7 +251,10 @@ class OpenAIClient:
 
     def _completion(self, body: bytes) -> Completion:
         text, usage, payload = parse_completion(body, self.url)
-        return Completion(text=text, model=self.name, usage=usage, cost_usd=self._cost(usage), raw=payload)
+        logprobs = logprobs_from(payload["choices"][0])
+        return Completion(
+            text=text, model=self.name, usage=usage, cost_usd=self._cost(usage), raw=payload, logprobs=logprobs
+        )
 
     def _stream_completion(self, state: StreamState) -> Completion:
         return state.completion(self.name, self._cost(state.usage))
