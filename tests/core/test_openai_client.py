@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
+import httpx
 from routerkit.clients import Completion, ModelClient, OpenAIClient, Usage
 from routerkit.errors import ConfigError, ModelCallError
 from routerkit.testing.upstream import Behaviour, FakeUpstream, fake_openai_upstream, serve_in_thread
@@ -249,3 +250,28 @@ def test_importing_the_clients_package_does_not_import_httpx() -> None:
     code = "import sys, routerkit, routerkit.clients; print('httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _answer_with_logprobs(logprobs: object) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        choice = {"index": 0, "message": {"role": "assistant", "content": "Paris"}, "logprobs": logprobs}
+        return httpx.Response(200, json={"choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 1}})
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    ("logprobs", "expected"),
+    [
+        ({"content": [{"token": "Par", "logprob": -0.25}, {"token": "is", "logprob": 0}]}, (-0.25, 0.0)),
+        (None, None),
+        ({"content": []}, None),
+        ({"content": [{"token": "Par", "logprob": True}]}, None),  # a bool is not a log-probability
+        ({"content": [{"token": "Par"}]}, None),
+    ],
+)
+def test_token_logprobs_are_returned_when_the_upstream_sends_them(logprobs: object, expected: object) -> None:
+    transport = _answer_with_logprobs(logprobs)
+    with OpenAIClient("m", base_url="http://upstream/v1", http_client=httpx.Client(transport=transport)) as client:
+        completion = client.complete([{"role": "user", "content": "Capital of France?"}], logprobs=True)
+    assert (completion.text, completion.logprobs) == ("Paris", expected)
