@@ -64,8 +64,26 @@ def test_every_upstream_failing_is_a_502_naming_them(start: Any) -> None:
     assert response.headers["x-routerkit-model"] == "weak"  # the decision headers are there too
     error = response.json()["error"]
     assert error["code"] == "upstream_error"
-    assert "'mixtral'" in error["message"] and "'gpt-4o'" in error["message"]
-    assert "HTTP 429" in error["message"] and "HTTP 500" in error["message"]
+    assert "'weak': HTTP 429" in error["message"] and "'strong': HTTP 500" in error["message"]
+
+
+def _with_credentials_in_urls(config: dict[str, Any]) -> None:
+    for model in config["models"].values():
+        model["base_url"] = model["base_url"].replace("http://", "http://user:s3cret@")
+
+
+def test_failure_message_names_models_and_reasons_only(start: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="routerkit.server")
+    stack = start(strong=Behaviour(always_fail=True), weak=Behaviour(always_fail=True), edit=_with_credentials_in_urls)
+    with pytest.raises(openai.APIStatusError) as caught:
+        stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    message = caught.value.response.json()["error"]["message"]
+    assert "'weak': HTTP 500" in message and "'strong': HTTP 500" in message
+    for leak in ("s3cret", "127.0.0.1", "failed on purpose"):  # no URL, no credentials, no upstream body
+        assert leak not in message
+    details = [json.loads(r.message)["detail"] for r in caplog.records if '"upstream_failure"' in r.message]
+    assert details and all("127.0.0.1" in d and "failed on purpose" in d for d in details)  # the log has it all
+    assert not any("s3cret" in r.message or "user:" in r.message for r in caplog.records)  # but no credentials
 
 
 def test_timeout_falls_back(start: Any) -> None:
@@ -82,7 +100,8 @@ def test_every_upstream_timing_out_is_a_504(start: Any) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
         stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 504
-    assert "did not answer within 0.3 s" in caught.value.message
+    assert "'weak': timeout" in caught.value.message and "'strong': timeout" in caught.value.message
+    assert "0.3 s" not in caught.value.message  # the details are in the log only
 
 
 def test_stream_falls_back_before_the_first_byte(start: Any) -> None:

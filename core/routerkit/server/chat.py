@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from routerkit.server.logs import log_event
 from routerkit.server.metrics import ServerMetrics
 from routerkit.server.responses import error_body, openai_error
 from routerkit.server.selection import RouteTable, Selection, score_of
-from routerkit.server.upstream import AllUpstreamsFailed, Answer, StreamAnswer, Upstreams
+from routerkit.server.upstream import AllUpstreamsFailed, Answer, StreamAnswer, Upstreams, without_credentials
 from routerkit.server.usage import SseUsageTap, TokenUsage
 
 __all__ = ["ChatCompletionRequest", "ChatService"]
@@ -166,7 +167,11 @@ class ChatService:
             status = 502
             reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "stream_broken"
             self.metrics.upstream_errors.inc(opened.model, reason)
-            message = f"The upstream {opened.model!r} failed mid-stream ({type(exc).__name__}: {exc})."
+            fields = {"request_id": exchange.fields["request_id"], "model": opened.model, "reason": reason}
+            detail = without_credentials(f"{type(exc).__name__}: {exc}")
+            log_event("upstream_failure", {**fields, "detail": detail, "mid_stream": True}, level=logging.WARNING)
+            short = "timeout" if reason == "timeout" else "connection error"  # the details are in the log only
+            message = f"The upstream {opened.model!r} failed mid-stream ({short})."
             event = error_body(message, type_="upstream_error", code=f"upstream_{reason}")
             yield (b"" if tail == b"\n\n" else b"\n\n") + b"data: " + json.dumps(event).encode() + b"\n\n"
         finally:

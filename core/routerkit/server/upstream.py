@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from routerkit.server.logs import log_event
 from routerkit.server.metrics import ServerMetrics
 from routerkit.server.usage import TokenUsage, usage_from_json
 
-__all__ = ["AllUpstreamsFailed", "Answer", "Failure", "StreamAnswer", "Upstreams"]
+__all__ = ["AllUpstreamsFailed", "Answer", "Failure", "StreamAnswer", "Upstreams", "without_credentials"]
 
 _PASS_THROUGH = frozenset({400, 413, 415, 422})
 _T = TypeVar("_T")
@@ -42,25 +43,52 @@ class Failure:
     reason: str
     """Short, for metrics: `timeout`, `connection`, `http_<status>`, `invalid_response`, `empty_stream`."""
     detail: str
-    """For people: what happened, with the upstream's URL."""
+    """For the server log only: what happened, with the upstream's URL (without credentials) and an
+    excerpt of its answer. Never sent to the client."""
 
     @property
     def timed_out(self) -> bool:
         """Whether the upstream did not answer in time."""
         return self.reason == "timeout"
 
+    @property
+    def summary(self) -> str:
+        """The reason in words for the client: `timeout`, `connection error`, `HTTP 500`, ..."""
+        if self.reason.startswith("http_"):
+            return f"HTTP {self.reason.removeprefix('http_')}"
+        return _SUMMARIES.get(self.reason, self.reason.replace("_", " "))
+
+
+_SUMMARIES = {"connection": "connection error", "invalid_response": "invalid response", "empty_stream": "empty stream"}
+
 
 class AllUpstreamsFailed(Exception):
-    """Every model (with its retries) failed; `failures` lists each attempt, in order."""
+    """Every model (with its retries) failed; `failures` lists each attempt, in order.
+
+    The message is meant for the client: it names the models tried and a short reason for each, never
+    an upstream's URL or answer (those are in the server log, with the request id).
+    """
 
     def __init__(self, failures: list[Failure]) -> None:
         self.failures = failures
-        summary = "; ".join(f"{f.model} (attempt {f.attempt}): {f.detail}" for f in failures)
-        super().__init__(f"Every upstream model failed: {summary}.")
+        by_model: dict[str, list[Failure]] = {}
+        for failure in failures:
+            by_model.setdefault(failure.model, []).append(failure)
+        summary = "; ".join(_model_summary(model, tries) for model, tries in by_model.items())
+        super().__init__(
+            f"Every upstream model failed: {summary}. The server log has the details under this request's "
+            "`x-request-id`."
+        )
+
+
+def _model_summary(model: str, tries: list[Failure]) -> str:
+    reasons = " then ".join(dict.fromkeys(f.summary for f in tries))
+    return f"{model!r}: {reasons}" + (f" ({len(tries)} attempts)" if len(tries) > 1 else "")
 
 
 class _AttemptFailed(Exception):
     def __init__(self, reason: str, detail: str) -> None:
+        detail = without_credentials(detail)  # it is logged: the URL's `user:password@` must not be
         super().__init__(detail)
         self.reason, self.detail = reason, detail
 
@@ -235,6 +263,14 @@ def _api_key(name: str, spec: ModelConfig) -> str | None:
 
 def _where(spec: ModelConfig) -> str:
     return f"{spec.model!r} at {spec.base_url}"
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the `user:password@` part of every URL in it removed (for logs)."""
+    return _USERINFO.sub(r"\1", text)
 
 
 def _check_status(spec: ModelConfig, status: int, content: bytes) -> None:
