@@ -16,6 +16,7 @@ import pytest
 from routerkit.server import create_app
 from routerkit.server.config import parse_config
 from routerkit.testing.upstream import Behaviour, FakeUpstream, fake_openai_upstream, serve_in_thread
+from starlette.types import ASGIApp
 
 LONG_PROMPT = "Explain, step by step, " + "why the sky is blue and sunsets are red. " * 15
 """Over 500 characters: the `length` router (scale 500, threshold 0.5) sends it to the strong model."""
@@ -37,8 +38,9 @@ class Stack:
     clients: list[openai.OpenAI] = field(default_factory=list)
 
     def client(self, **options: Any) -> openai.OpenAI:
-        """The official SDK pointed at the server (no SDK retries, so failures show at once)."""
-        client = openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.api_key, max_retries=0, **options)
+        """The official SDK pointed at the server (by default no SDK retries, so failures show at once)."""
+        options.setdefault("max_retries", 0)
+        client = openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.api_key, **options)
         self.clients.append(client)
         return client
 
@@ -110,6 +112,13 @@ def start() -> Iterator[Starter]:
             return stacks[-1]
 
         yield starter
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[ASGIApp], str]]:
+    """`serve(app)` serves any ASGI app (e.g. a hand-written upstream) on loopback for the test; returns its URL."""
+    with contextlib.ExitStack() as stack:
+        yield lambda app: stack.enter_context(serve_in_thread(app))
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from typing import Any
 
 import httpx
 import openai
 import pytest
+from routerkit.server.chat import DEFAULT_RETRY_AFTER_S
 from routerkit.testing.upstream import Behaviour
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 HANG = Behaviour(always_fail=True, failure="hang", hang_s=10)
 
@@ -25,7 +31,22 @@ def _metric(url: str, prefix: str) -> float:
     return sum(float(line.split()[-1]) for line in lines if line.startswith(prefix))
 
 
-def test_fallback_after_retries_on_upstream_500(start: Any, caplog: pytest.LogCaptureFixture) -> None:
+def _closed_port_url() -> str:
+    with socket.socket() as sock:  # bound, then closed: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _rate_limited(retry_after: str | None, seen: list[str]) -> Starlette:
+    async def chat(request: Request) -> Response:
+        seen.append(request.url.path)
+        body = {"error": {"message": "slow down", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+        return JSONResponse(body, 429, headers={"retry-after": retry_after} if retry_after else None)
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+def test_upstream_500_falls_back_without_a_retry(start: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="routerkit.server")
     stack = start(strong=Behaviour(always_fail=True))
     raw = stack.client().chat.completions.with_raw_response.create(
@@ -34,23 +55,76 @@ def test_fallback_after_retries_on_upstream_500(start: Any, caplog: pytest.LogCa
     assert raw.parse().choices[0].message.content.startswith("weak answers:")
     assert raw.headers["x-routerkit-model"] == "weak"
     assert raw.headers["x-routerkit-routed-model"] == "strong"
-    assert len(stack.received("strong")) == 2  # the first try and `max_retries: 1`
-    assert _metric(stack.url, 'routerkit_upstream_errors_total{model="strong",reason="http_500"}') == 2
+    assert len(stack.received("strong")) == 1  # a 500 may have been billed: never asked twice
+    assert _metric(stack.url, 'routerkit_upstream_errors_total{model="strong",reason="http_500"}') == 1
     assert _metric(stack.url, 'routerkit_fallbacks_total{model="weak"}') == 1
     failures = [json.loads(r.message) for r in caplog.records if '"upstream_failure"' in r.message]
-    assert [(f["model"], f["attempt"], f["reason"]) for f in failures] == [
-        ("strong", 1, "http_500"),
-        ("strong", 2, "http_500"),
-    ]
+    assert [(f["model"], f["attempt"], f["reason"]) for f in failures] == [("strong", 1, "http_500")]
 
 
-def test_retry_on_the_same_model_succeeds(start: Any) -> None:
-    stack = start(strong=Behaviour(fail_first=1, status_code=503))
+@pytest.mark.parametrize("status", [502, 503], ids=["bad-gateway", "unavailable"])
+def test_retry_on_the_same_model_succeeds(start: Any, status: int) -> None:
+    stack = start(strong=Behaviour(fail_first=1, status_code=status))
     completion = stack.client().chat.completions.create(
         model="auto", messages=[{"role": "user", "content": stack.long_prompt}]
     )
     assert completion.choices[0].message.content.startswith("strong answers:")
+    assert len(stack.received("strong")) == 2
     assert stack.received("weak") == []
+
+
+@pytest.mark.parametrize("status", [429, 500, 504], ids=["rate-limited", "server-error", "gateway-timeout"])
+def test_other_failures_are_not_retried_on_the_same_model(start: Any, status: int) -> None:
+    stack = start(weak=Behaviour(fail_first=1, status_code=status))
+    completion = stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert completion.choices[0].message.content.startswith("strong answers:")
+    assert len(stack.received("weak")) == 1
+
+
+def test_connection_refused_is_retried_then_falls_back(start: Any) -> None:
+    def unreachable_weak(config: dict[str, Any]) -> None:
+        config["models"]["weak"]["base_url"] = f"{_closed_port_url()}/v1"
+
+    stack = start(edit=unreachable_weak)
+    completion = stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert completion.choices[0].message.content.startswith("strong answers:")
+    # No connection, no billed work: tried again (`max_retries: 1`) before falling back.
+    assert _metric(stack.url, 'routerkit_upstream_errors_total{model="weak",reason="connection"}') == 2
+
+
+@pytest.mark.parametrize(
+    ("strong_wait", "weak_wait", "expected"),
+    [("7", "3", "7"), (None, "2.5", "3"), (None, None, str(DEFAULT_RETRY_AFTER_S))],
+    ids=["largest", "rounded-up", "default"],
+)
+def test_every_upstream_rate_limited_is_a_429_with_retry_after(
+    start: Any, serve: Any, strong_wait: str | None, weak_wait: str | None, expected: str
+) -> None:
+    seen: dict[str, list[str]] = {"strong": [], "weak": []}
+    urls = {
+        "strong": serve(_rate_limited(strong_wait, seen["strong"])),
+        "weak": serve(_rate_limited(weak_wait, seen["weak"])),
+    }
+
+    def rate_limited(config: dict[str, Any]) -> None:
+        for name, url in urls.items():
+            config["models"][name]["base_url"] = f"{url}/v1"
+
+    stack = start(edit=rate_limited)
+    with pytest.raises(openai.RateLimitError) as caught:
+        stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.response.headers["retry-after"] == expected
+    assert caught.value.response.json()["error"]["code"] == "rate_limit_exceeded"
+    assert (len(seen["strong"]), len(seen["weak"])) == (1, 1)  # a 429 is not retried on the same model
+
+
+def test_502_after_every_fallback_tells_the_sdk_not_to_retry(start: Any) -> None:
+    stack = start(strong=Behaviour(always_fail=True), weak=Behaviour(always_fail=True))
+    with pytest.raises(openai.APIStatusError) as caught:
+        stack.client(max_retries=2).chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert (len(stack.received("weak")), len(stack.received("strong"))) == (1, 1)  # the SDK did not retry
 
 
 def test_every_upstream_failing_is_a_502_naming_them(start: Any) -> None:
@@ -91,8 +165,9 @@ def test_timeout_falls_back(start: Any) -> None:
     started = time.perf_counter()
     completion = stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
     assert completion.choices[0].message.content.startswith("strong answers:")
-    assert time.perf_counter() - started < 2.0  # two 0.3 s attempts on `weak`, then `strong`
-    assert _metric(stack.url, 'routerkit_upstream_errors_total{model="weak",reason="timeout"}') == 2
+    assert time.perf_counter() - started < 1.5  # one 0.3 s attempt on `weak`, then `strong`
+    assert _metric(stack.url, 'routerkit_upstream_errors_total{model="weak",reason="timeout"}') == 1
+    assert len(stack.received("weak")) == 1  # a read timeout is not retried: `weak` may still be generating
 
 
 def test_every_upstream_timing_out_is_a_504(start: Any) -> None:
@@ -100,6 +175,7 @@ def test_every_upstream_timing_out_is_a_504(start: Any) -> None:
     with pytest.raises(openai.APIStatusError) as caught:
         stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 504
+    assert caught.value.response.headers["x-should-retry"] == "false"
     assert "'weak': timeout" in caught.value.message and "'strong': timeout" in caught.value.message
     assert "0.3 s" not in caught.value.message  # the details are in the log only
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,7 +23,10 @@ from routerkit.server.selection import RouteTable, Selection, score_of
 from routerkit.server.upstream import AllUpstreamsFailed, Answer, StreamAnswer, Upstreams, without_credentials
 from routerkit.server.usage import SseUsageTap, TokenUsage
 
-__all__ = ["ChatCompletionRequest", "ChatService"]
+__all__ = ["DEFAULT_RETRY_AFTER_S", "ChatCompletionRequest", "ChatService"]
+
+DEFAULT_RETRY_AFTER_S = 5
+"""The `Retry-After` of a 429 when no rate-limited upstream said how long to wait."""
 
 
 class ChatCompletionRequest(BaseModel):
@@ -94,12 +98,9 @@ class ChatService:
                 return await self._stream(routed, body, request_id, exchange, base)
             return await self._complete(routed, body, request_id, exchange, base)
         except AllUpstreamsFailed as exc:
-            timed_out = all(f.timed_out for f in exc.failures)
-            status = 504 if timed_out else 502
-            exchange.finish(status, failures=len(exc.failures))
-            code = "upstream_timeout" if timed_out else "upstream_error"
-            headers = {**base, **routed.headers(routed.order[0])}
-            return openai_error(status, str(exc), code=code, headers=headers)
+            response = _all_failed(exc, {**base, **routed.headers(routed.order[0])})
+            exchange.finish(response.status_code, failures=len(exc.failures))
+            return response
 
     async def _route(self, request: ChatCompletionRequest, exchange: _Exchange) -> _Routed | Response:
         headers = {"x-request-id": str(exchange.fields["request_id"])}
@@ -193,6 +194,19 @@ class ChatService:
     @staticmethod
     def _answer_fields(answer: Answer | StreamAnswer, started: float) -> dict[str, object]:
         return {"model": answer.model, "upstream_ms": _ms(started), "failures": len(answer.failures)}
+
+
+def _all_failed(exc: AllUpstreamsFailed, headers: dict[str, str]) -> Response:
+    """429 when every model's last answer was HTTP 429, else 504 when every attempt timed out, else 502."""
+    last = {f.model: f for f in exc.failures}  # each model's final attempt
+    if all(f.reason == "http_429" for f in last.values()):
+        waits = [f.retry_after for f in last.values() if f.retry_after is not None]
+        wait = str(math.ceil(max(waits)) if waits else DEFAULT_RETRY_AFTER_S)
+        return openai_error(429, str(exc), code="rate_limit_exceeded", headers={**headers, "retry-after": wait})
+    timed_out = all(f.timed_out for f in exc.failures)
+    status, code = (504, "upstream_timeout") if timed_out else (502, "upstream_error")
+    # Every fallback has been tried: an SDK retrying would only repeat the (possibly billed) attempts.
+    return openai_error(status, str(exc), code=code, headers={**headers, "x-should-retry": "false"})
 
 
 async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

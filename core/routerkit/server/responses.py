@@ -8,7 +8,12 @@ from starlette.responses import JSONResponse
 
 __all__ = ["error_body", "openai_error"]
 
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error"}
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+}
 
 
 def error_body(message: str, *, type_: str, code: str | None = None, param: str | None = None) -> dict[str, object]:

@@ -1,16 +1,24 @@
 """Calls to the upstream OpenAI-compatible endpoints: retries on one model, then fallback to the next.
 
-What counts as a failure (retried, then fallen back from): a timeout, a connection error, HTTP 401,
-403, 404, 408, 409, 429 or 5xx, a non-JSON answer, or a stream that ends before its first byte. Other
-4xx answers (400, 413, 415, 422) are the request's fault, the same on every model, so they go back to
-the client as they are. A stream is only retried or fallen back from before its first byte reached the
-client; a failure after that ends the stream with an error event (see `routerkit.server.app`).
+What counts as a failure (fallen back from): a timeout, a connection error, HTTP 401, 403, 404, 408,
+409, 429 or 5xx, a non-JSON answer, or a stream that ends before its first byte. Only failures that
+cannot have started billed work are retried on the same model first (up to its `max_retries`): no
+connection (a connect error, a connect or pool timeout) and HTTP 502 or 503 (a gateway or an
+overloaded server that refused the request). Any other failure may have cost the upstream a whole
+generation (a read timeout, HTTP 500) or will repeat at once (HTTP 429), so it moves on to the next
+model. Other 4xx answers (400, 413, 415, 422) are the request's fault, the same on every model, so
+they go back to the client as they are. A stream is only retried or fallen back from before its first
+byte reached the client; a failure after that ends the stream with an error event (see
+`routerkit.server.chat`).
 """
 
 from __future__ import annotations
 
+import email.utils
+import itertools
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -30,6 +38,7 @@ from routerkit.server.usage import TokenUsage, usage_from_json
 __all__ = ["AllUpstreamsFailed", "Answer", "Failure", "StreamAnswer", "Upstreams", "without_credentials"]
 
 _PASS_THROUGH = frozenset({400, 413, 415, 422})
+_RETRY_SAME_MODEL = frozenset({502, 503})
 _T = TypeVar("_T")
 
 
@@ -42,6 +51,8 @@ class Failure:
     attempt: int
     reason: str
     """Short, for metrics: `timeout`, `connection`, `http_<status>`, `invalid_response`, `empty_stream`."""
+    retry_after: float | None
+    """Seconds the upstream asked to wait (its `Retry-After` header), if it said."""
     detail: str
     """For the server log only: what happened, with the upstream's URL (without credentials) and an
     excerpt of its answer. Never sent to the client."""
@@ -87,10 +98,13 @@ def _model_summary(model: str, tries: list[Failure]) -> str:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, *, retry: bool = False, retry_after: float | None = None) -> None:
         detail = without_credentials(detail)  # it is logged: the URL's `user:password@` must not be
         super().__init__(detail)
         self.reason, self.detail = reason, detail
+        self.retry = retry
+        """Whether trying the same model again cannot repeat billed work."""
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -168,13 +182,15 @@ class Upstreams:
     async def _first_success(self, order: list[str], attempt: Callable[[str], Awaitable[_T]], request_id: str) -> _T:
         failures: list[Failure] = []
         for name in order:
-            for number in range(1, self.models[name].max_retries + 2):
+            for number in itertools.count(1):
                 started = time.perf_counter()
                 try:
                     result = await attempt(name)
                 except _AttemptFailed as exc:
                     failures.append(self._record_failure(name, number, exc, request_id))
-                    continue
+                    if exc.retry and number <= self.models[name].max_retries:
+                        continue
+                    break  # on to the next model
                 self.metrics.upstream_latency.observe(time.perf_counter() - started, name)
                 if isinstance(result, Answer | StreamAnswer):
                     result.failures = failures
@@ -182,7 +198,7 @@ class Upstreams:
         raise AllUpstreamsFailed(failures)
 
     def _record_failure(self, name: str, number: int, exc: _AttemptFailed, request_id: str) -> Failure:
-        failure = Failure(name, number, exc.reason, exc.detail)
+        failure = Failure(name, number, exc.reason, exc.retry_after, exc.detail)
         self.metrics.upstream_errors.inc(name, exc.reason)
         fields = {"request_id": request_id, "model": name, "attempt": number, "reason": exc.reason}
         log_event("upstream_failure", {**fields, "detail": exc.detail}, level=logging.WARNING)
@@ -194,11 +210,9 @@ class Upstreams:
         try:
             with anyio.fail_after(spec.timeout_s):  # a whole-call deadline: httpx's read timeout is per read
                 response = await self._client().send(request)
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise _AttemptFailed("timeout", f"{_where(spec)} did not answer within {spec.timeout_s:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise _AttemptFailed("connection", f"{_where(spec)}: {type(exc).__name__}: {exc}") from exc
-        _check_status(spec, response.status_code, response.content)
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise _transport_failure(spec, exc, "did not answer") from exc
+        _check_status(spec, response, response.content)
         usage = _usage(spec, response.content) if response.is_success else None
         return Answer(name, response.status_code, response.content, _content_type(response), usage)
 
@@ -212,19 +226,16 @@ class Upstreams:
                 if not response.is_success:
                     content = await response.aread()
                     await response.aclose()
-                    _check_status(spec, response.status_code, content)
+                    _check_status(spec, response, content)
                     return Answer(name, response.status_code, content, _content_type(response), None)
                 chunks = response.aiter_bytes()
                 first = await _first_chunk(spec, chunks)
         except _AttemptFailed:
             await _close(response)
             raise
-        except (TimeoutError, httpx.TimeoutException) as exc:
+        except (TimeoutError, httpx.HTTPError) as exc:
             await _close(response)
-            raise _AttemptFailed("timeout", f"{_where(spec)} sent no data within {spec.timeout_s:g} s") from exc
-        except httpx.HTTPError as exc:
-            await _close(response)
-            raise _AttemptFailed("connection", f"{_where(spec)}: {type(exc).__name__}: {exc}") from exc
+            raise _transport_failure(spec, exc, "sent no data") from exc
         return StreamAnswer(name, response.status_code, _content_type(response), first, chunks, response)
 
     def _request(self, name: str, body: dict[str, Any], request_id: str) -> httpx.Request:
@@ -273,11 +284,41 @@ def without_credentials(text: str) -> str:
     return _USERINFO.sub(r"\1", text)
 
 
-def _check_status(spec: ModelConfig, status: int, content: bytes) -> None:
+def _transport_failure(spec: ModelConfig, exc: Exception, waited: str) -> _AttemptFailed:
+    """The failure for an exception from sending: retried on the same model only if no connection was had."""
+    what = f"{_where(spec)}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):  # the request never left
+        return _AttemptFailed("timeout", f"{what} (no connection in time)", retry=True)
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):  # it may be generating: do not ask again
+        return _AttemptFailed("timeout", f"{_where(spec)} {waited} within {spec.timeout_s:g} s")
+    return _AttemptFailed("connection", what, retry=isinstance(exc, httpx.ConnectError))
+
+
+def _check_status(spec: ModelConfig, response: httpx.Response, content: bytes) -> None:
+    status = response.status_code
     if 200 <= status < 300 or status in _PASS_THROUGH:
         return
     excerpt = content[:200].decode("utf-8", "replace")
-    raise _AttemptFailed(f"http_{status}", f"{_where(spec)} answered HTTP {status}: {excerpt}")
+    raise _AttemptFailed(
+        f"http_{status}",
+        f"{_where(spec)} answered HTTP {status}: {excerpt}",
+        retry=status in _RETRY_SAME_MODEL,
+        retry_after=_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header: a number of seconds, or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _usage(spec: ModelConfig, content: bytes) -> TokenUsage | None:
