@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from routerkit._env import named_variable
-from routerkit.errors import ConfigError
+from routerkit.errors import ConfigError, RoutingError
 from routerkit.server.chat import ChatCompletionRequest, ChatService
 from routerkit.server.config import ServerConfig
 from routerkit.server.guard import ApiKeyGuard, BodyLimit
@@ -59,20 +59,22 @@ def create_app(config: ServerConfig, *, http_client: httpx.AsyncClient | None = 
     metrics = ServerMetrics()
     table = RouteTable(config)
     upstreams = Upstreams(config.models, metrics)
+    if http_client is not None:  # now, not in the lifespan: an in-process ASGI transport never runs it
+        upstreams.clients = [http_client]
     chat = ChatService(table, upstreams, metrics)
     keys = client_keys(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstreams.clients = [http_client] if http_client else [_pooled_client() for _ in range(CLIENT_SHARDS)]
-        for router in table.routers.values():  # warm up: the first call opens the ONNX sessions
-            await anyio.to_thread.run_sync(router.scores, ["warm up"])
+        owned = [] if http_client is not None else [_pooled_client() for _ in range(CLIENT_SHARDS)]
+        if owned:
+            upstreams.clients = owned
         try:
+            await _warm_up(table)
             yield
         finally:
-            if http_client is None:
-                for client in upstreams.clients:
-                    await client.aclose()
+            for client in owned:
+                await client.aclose()
 
     app = FastAPI(title="routerkit", version=__version__, lifespan=lifespan)
     _add_error_handlers(app)
@@ -101,6 +103,22 @@ def create_app(config: ServerConfig, *, http_client: httpx.AsyncClient | None = 
     if keys:
         app.add_middleware(ApiKeyGuard, keys=keys)  # added last, so it runs first: no key, no body read
     return app
+
+
+async def _warm_up(table: RouteTable) -> None:
+    """Score once with every router: the first call opens the ONNX sessions, which should not delay a request.
+
+    Raises:
+        RoutingError: naming the router whose warm-up call failed.
+    """
+    for name, router in table.routers.items():
+        try:
+            await anyio.to_thread.run_sync(router.scores, ["warm up"])
+        except Exception as exc:
+            raise RoutingError(
+                f"Router {name!r} failed its warm-up call at startup: {type(exc).__name__}: {exc}. "
+                f"Check `load` and `options` under `routers.{name}` in the config."
+            ) from exc
 
 
 def client_keys(config: ServerConfig) -> list[str]:

@@ -1,0 +1,96 @@
+"""The app's wiring: an injected upstream client, the lifespan's warm-up, the upstream client pools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import numpy as np
+import openai
+import pytest
+import routerkit
+from routerkit.errors import RoutingError
+from routerkit.routers.baselines import LengthRouter
+from routerkit.server import app as server_app
+from routerkit.server import create_app
+from routerkit.server.config import parse_config
+
+NOWHERE = "http://127.0.0.1:9/v1"
+"""Nothing listens there: a request that reaches it fails."""
+
+
+def _raw(load: str = "length") -> dict[str, Any]:
+    return {
+        "models": {"strong": {"base_url": NOWHERE, "model": "gpt-4o"}, "weak": {"base_url": NOWHERE, "model": "mini"}},
+        "routers": {"length": {"load": load, "options": {"strong": "big", "weak": "small"}, "models": _MAPPING}},
+    }
+
+
+_MAPPING = {"big": "strong", "small": "weak"}
+
+
+def _completion(content: str) -> dict[str, Any]:
+    message = {"role": "assistant", "content": content}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "mini",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+    }
+
+
+def test_injected_http_client_is_used_without_the_lifespan() -> None:
+    seen: list[str] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json=_completion("mock answers"))
+
+    async def ask() -> str | None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as upstream_client:
+            app = create_app(parse_config(_raw()), http_client=upstream_client)
+            # An in-process ASGI transport never runs the app's lifespan.
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as to_app:
+                sdk = openai.AsyncOpenAI(base_url="http://server/v1", api_key="unused", http_client=to_app)
+                reply = await sdk.chat.completions.create(model="length", messages=[{"role": "user", "content": "hi"}])
+                return reply.choices[0].message.content
+
+    assert anyio.run(ask) == "mock answers"
+    assert seen == [f"{NOWHERE}/chat/completions"]
+
+
+class _BrokenRouter(LengthRouter):
+    def _score_texts(self, texts: list[str]) -> np.typing.NDArray[np.float64]:
+        raise ValueError("broken on purpose")
+
+
+class _BrokenPlugin:
+    @routerkit.hookimpl
+    def register_routers(self, register: Any) -> None:
+        register("broken_length", lambda **options: _BrokenRouter(**options), needs_artifact=False)
+
+
+def test_a_failing_warm_up_names_the_router_and_closes_the_clients(
+    plugins: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugins.register(_BrokenPlugin(), name="broken-test")
+    opened: list[httpx.AsyncClient] = []
+    pooled_client = server_app._pooled_client
+
+    def recorded() -> httpx.AsyncClient:
+        opened.append(pooled_client())
+        return opened[-1]
+
+    monkeypatch.setattr(server_app, "_pooled_client", recorded)
+    app = create_app(parse_config(_raw(load="broken_length")))  # builds the router; scoring waits for startup
+
+    async def start_up() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    with pytest.raises(RoutingError, match=r"Router 'length' failed its warm-up call .*broken on purpose"):
+        anyio.run(start_up)
+    assert len(opened) == server_app.CLIENT_SHARDS
+    assert all(client.is_closed for client in opened)
