@@ -15,6 +15,8 @@ from routerkit.routers.baselines import LengthRouter
 from routerkit.server import app as server_app
 from routerkit.server import create_app
 from routerkit.server.config import parse_config
+from routerkit.server.metrics import ServerMetrics
+from routerkit.server.upstream import Upstreams
 
 NOWHERE = "http://127.0.0.1:9/v1"
 """Nothing listens there: a request that reaches it fails."""
@@ -94,3 +96,27 @@ def test_a_failing_warm_up_names_the_router_and_closes_the_clients(
         anyio.run(start_up)
     assert len(opened) == server_app.CLIENT_SHARDS
     assert all(client.is_closed for client in opened)
+
+
+def test_attempts_go_round_every_client_pool() -> None:
+    used: list[int] = []
+
+    def pool(number: int) -> httpx.AsyncClient:
+        def upstream(request: httpx.Request) -> httpx.Response:
+            used.append(number)
+            return httpx.Response(200, json=_completion("ok"))
+
+        return httpx.AsyncClient(transport=httpx.MockTransport(upstream))
+
+    config = parse_config(_raw())
+    upstreams = Upstreams(config.models, ServerMetrics())
+    upstreams.clients = [pool(number) for number in range(server_app.CLIENT_SHARDS)]
+
+    async def ask_each_pool_once() -> None:
+        for _ in range(server_app.CLIENT_SHARDS):
+            await upstreams.complete(["weak"], {"messages": [{"role": "user", "content": "hi"}]}, "req-1")
+        for client in upstreams.clients:
+            await client.aclose()
+
+    anyio.run(ask_each_pool_once)
+    assert sorted(used) == list(range(server_app.CLIENT_SHARDS))

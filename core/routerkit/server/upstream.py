@@ -206,10 +206,11 @@ class Upstreams:
 
     async def _complete_once(self, name: str, body: dict[str, Any], request_id: str) -> Answer:
         spec = self.models[name]
-        request = self._request(name, body, request_id)
+        client = self._client()  # once per attempt, so the attempts go round every pool
+        request = self._request(client, name, body, request_id)
         try:
             with anyio.fail_after(spec.timeout_s):  # a whole-call deadline: httpx's read timeout is per read
-                response = await self._client().send(request)
+                response = await client.send(request)
         except (TimeoutError, httpx.HTTPError) as exc:
             raise _transport_failure(spec, exc, "did not answer") from exc
         _check_status(spec, response, response.content)
@@ -218,11 +219,12 @@ class Upstreams:
 
     async def _stream_once(self, name: str, body: dict[str, Any], request_id: str) -> StreamAnswer | Answer:
         spec = self.models[name]
-        request = self._request(name, body, request_id)
+        client = self._client()
+        request = self._request(client, name, body, request_id)
         response: httpx.Response | None = None
         try:
             with anyio.fail_after(spec.timeout_s):
-                response = await self._client().send(request, stream=True)
+                response = await client.send(request, stream=True)
                 if not response.is_success:
                     content = await response.aread()
                     await response.aclose()
@@ -238,14 +240,14 @@ class Upstreams:
             raise _transport_failure(spec, exc, "sent no data") from exc
         return StreamAnswer(name, response.status_code, _content_type(response), first, chunks, response)
 
-    def _request(self, name: str, body: dict[str, Any], request_id: str) -> httpx.Request:
+    def _request(self, client: httpx.AsyncClient, name: str, body: dict[str, Any], request_id: str) -> httpx.Request:
         spec = self.models[name]
         headers = {"x-request-id": request_id}
         if self._keys[name] is not None:
             headers["authorization"] = f"Bearer {self._keys[name]}"
         # Only `model` changes; every other field (tools, response_format, ...) goes upstream untouched.
         payload = {**body, "model": spec.model}
-        return self._client().build_request(
+        return client.build_request(
             "POST",
             spec.base_url.rstrip("/") + "/chat/completions",
             content=json.dumps(payload, separators=(",", ":")).encode(),
