@@ -120,3 +120,35 @@ def test_attempts_go_round_every_client_pool() -> None:
 
     anyio.run(ask_each_pool_once)
     assert sorted(used) == list(range(server_app.CLIENT_SHARDS))
+
+
+class _FaultyRouter(LengthRouter):
+    """Fails on prompts that ask it to: a `RoutingError` (a known runtime failure) or a bug."""
+
+    def _score_texts(self, texts: list[str]) -> np.typing.NDArray[np.float64]:
+        if "routing fails" in texts[0]:
+            raise RoutingError("the scoring backend is gone")
+        if "bug" in texts[0]:
+            raise ZeroDivisionError("a bug on purpose")
+        return super()._score_texts(texts)
+
+
+class _FaultyPlugin:
+    @routerkit.hookimpl
+    def register_routers(self, register: Any) -> None:
+        register("faulty_length", lambda **options: _FaultyRouter(**options), needs_artifact=False)
+
+
+@pytest.fixture
+def faulty(start: Any, plugins: Any) -> Any:
+    """A stack whose `length` router fails on request (see `_FaultyRouter`)."""
+    plugins.register(_FaultyPlugin(), name="faulty-test")
+    return start(edit=lambda config: config["routers"]["length"].update(load="faulty_length"))
+
+
+def test_a_routing_failure_is_a_server_error(faulty: Any) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        faulty.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "routing fails"}])
+    error = caught.value.response.json()["error"]
+    assert (error["type"], error["code"]) == ("server_error", "routing_error")
+    assert "the scoring backend is gone" in error["message"]

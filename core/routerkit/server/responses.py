@@ -13,7 +13,10 @@ _TYPES = {
     401: "authentication_error",
     404: "invalid_request_error",
     429: "rate_limit_error",
+    500: "server_error",
 }
+"""OpenAI's error `type` per status; any other 4xx is an `invalid_request_error`, any other 5xx (502, 504:
+the upstreams failed) an `upstream_error`."""
 
 
 def error_body(message: str, *, type_: str, code: str | None = None, param: str | None = None) -> dict[str, object]:
