@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import anyio
@@ -152,3 +154,19 @@ def test_a_routing_failure_is_a_server_error(faulty: Any) -> None:
     error = caught.value.response.json()["error"]
     assert (error["type"], error["code"]) == ("server_error", "routing_error")
     assert "the scoring backend is gone" in error["message"]
+
+
+def test_an_unexpected_error_is_an_openai_style_500_with_its_traceback_logged(
+    faulty: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="routerkit.server")
+    with pytest.raises(openai.InternalServerError) as caught:
+        faulty.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "a bug"}])
+    response = caught.value.response
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("server_error", "internal_error")
+    assert "a bug on purpose" not in error["message"]  # the details are for the log
+    logged = next(json.loads(r.getMessage()) for r in caplog.records if '"unhandled_error"' in r.getMessage())
+    assert logged["request_id"] == response.headers["x-request-id"]
+    assert "ZeroDivisionError: a bug on purpose" in logged["traceback"]

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from routerkit.server.chat import DEFAULT_RETRY_AFTER_S
 from routerkit.testing.upstream import Behaviour
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 HANG = Behaviour(always_fail=True, failure="hang", hang_s=10)
@@ -223,3 +224,49 @@ def test_upstream_key_comes_from_its_env_var(start: Any, monkeypatch: pytest.Mon
     assert completion.choices[0].message.content.startswith("weak answers:")
     headers = stack.upstreams["weak"].requests[0].headers
     assert headers["authorization"] == "Bearer sk-upstream"  # never the client's own key
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+"""JSON nested far deeper than Python's parser allows (it raises `RecursionError`)."""
+
+
+def _deep_json_upstream(stream: bool) -> Starlette:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    delta = {**chunk, "choices": [{"index": 0, "delta": {"content": "deep"}, "finish_reason": None}]}
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"data: " + json.dumps(delta).encode() + b"\n\n"
+        yield b'data: {"usage": ' + DEEP + b"}\n\n"
+        yield b"data: [DONE]\n\n"
+
+    async def chat(request: Request) -> Response:
+        if stream:
+            return StreamingResponse(events(), media_type="text/event-stream")
+        return Response(b'{"usage": ' + DEEP + b"}", media_type="application/json")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+def _weak_at(url: str) -> Callable[[dict[str, Any]], None]:
+    def edit(config: dict[str, Any]) -> None:
+        config["models"]["weak"]["base_url"] = f"{url}/v1"
+
+    return edit
+
+
+def test_too_deeply_nested_json_is_a_bad_answer_and_falls_back(start: Any, serve: Any) -> None:
+    stack = start(edit=_weak_at(serve(_deep_json_upstream(stream=False))))
+    completion = stack.client().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    assert completion.choices[0].message.content.startswith("strong answers:")
+    assert _metric(stack.url, 'routerkit_upstream_errors_total{model="weak",reason="invalid_response"}') == 1
+
+
+def test_a_too_deeply_nested_usage_event_is_relayed_but_not_counted(start: Any, serve: Any) -> None:
+    stack = start(edit=_weak_at(serve(_deep_json_upstream(stream=True))))
+    body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=body) as response:
+        relayed = b"".join(response.iter_bytes())  # the SDK itself could not parse the deep event
+    assert response.status_code == 200
+    assert DEEP in relayed and relayed.endswith(b"data: [DONE]\n\n")
+    assert _metric(stack.url, 'routerkit_tokens_total{model="weak"') == 0
+    assert _metric(stack.url, 'routerkit_requests_total{status="200"}') == 1

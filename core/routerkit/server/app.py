@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import traceback
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from routerkit.errors import ConfigError, RoutingError
 from routerkit.server.chat import ChatCompletionRequest, ChatService
 from routerkit.server.config import ServerConfig
 from routerkit.server.guard import ApiKeyGuard, BodyLimit
+from routerkit.server.logs import log_event
 from routerkit.server.metrics import ServerMetrics
 from routerkit.server.responses import openai_error
 from routerkit.server.selection import RouteTable
@@ -172,7 +175,7 @@ def _policy_text(threshold: float | None) -> str:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every error, FastAPI's own included, answers with OpenAI's error body."""
+    """Every error, FastAPI's own and unexpected exceptions included, answers with OpenAI's error body."""
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # registered for this type only
@@ -189,8 +192,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         return openai_error(exc.status_code, str(exc.detail), code=f"http_{exc.status_code}", headers=headers)
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette calls this for any exception nothing else handled, then re-raises it to the server.
+        request_id = _request_id(request)
+        fields = {"request_id": request_id, "method": request.method, "path": request.url.path}
+        trace = "".join(traceback.format_exception(exc))
+        log_event("unhandled_error", {**fields, "error": type(exc).__name__, "traceback": trace}, level=logging.ERROR)
+        message = "The server failed unexpectedly. The error is in its log under this request's `x-request-id`."
+        return openai_error(500, message, code="internal_error", headers={"x-request-id": request_id})
+
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)
 
 
 def _describe(error: object) -> str:

@@ -326,8 +326,9 @@ def _retry_after(value: str | None) -> float | None:
 def _usage(spec: ModelConfig, content: bytes) -> TokenUsage | None:
     try:
         payload = json.loads(content)
-    except ValueError as exc:
-        raise _AttemptFailed("invalid_response", f"{_where(spec)} answered with a body that is not JSON") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to parse
+        problem = "is not JSON" if isinstance(exc, ValueError) else "is JSON nested too deep to read"
+        raise _AttemptFailed("invalid_response", f"{_where(spec)} answered with a body that {problem}") from exc
     if not isinstance(payload, dict):
         raise _AttemptFailed("invalid_response", f"{_where(spec)} answered with JSON that is not an object")
     return usage_from_json(payload)

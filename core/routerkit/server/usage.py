@@ -61,7 +61,7 @@ class SseUsageTap:
     def _parse(self, data: bytes) -> None:
         try:
             usage = usage_from_json(json.loads(data))
-        except ValueError:  # not JSON (e.g. a partial or foreign event): nothing to count
+        except (ValueError, RecursionError):  # not JSON (a partial or foreign event), or nested too deep
             return
         if usage is not None:
             self.usage = usage
