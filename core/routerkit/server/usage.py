@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from routerkit.server.config import Price
 
@@ -27,16 +28,24 @@ class TokenUsage:
 
 
 def usage_from_json(payload: object) -> TokenUsage | None:
-    """The `usage` of a chat completion (or of a stream chunk), None when absent or malformed."""
+    """The `usage` of a chat completion (or of a stream chunk), None when absent or malformed.
+
+    Token counts must be whole numbers >= 0: a bool (an `int` in Python), a negative number or a float
+    makes the whole `usage` malformed, so it never reaches the token and cost metrics.
+    """
     if not isinstance(payload, dict):
         return None
     usage = payload.get("usage")
     if not isinstance(usage, dict):
         return None
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(completion, int):
+    if not _is_count(prompt) or not _is_count(completion):
         return None
     return TokenUsage(prompt, completion)
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class SseUsageTap:
