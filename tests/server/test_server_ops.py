@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from routerkit.server.chat import MAX_LOGGED_ROUTE
 
 CHAT = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -79,6 +80,14 @@ def test_logs_are_json_lines_without_prompt_text(stack: Any, caplog: pytest.LogC
     assert request["route"] == "auto" and request["router"] == "length" and request["model"] == "weak"
     assert request["status"] == 200 and request["request_id"]
     assert {"score", "routing_ms", "upstream_ms", "total_ms"} <= set(request)
+
+
+def test_a_long_route_is_cut_in_the_log(stack: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="routerkit.server")
+    with pytest.raises(openai.NotFoundError):
+        stack.client().chat.completions.create(model="x" * 5000, messages=[{"role": "user", "content": "hi"}])
+    request = next(json.loads(r.getMessage()) for r in caplog.records if '"request"' in r.getMessage())
+    assert request["route"] == "x" * MAX_LOGGED_ROUTE + "..."
 
 
 def test_request_id_is_echoed_and_forwarded(stack: Any) -> None:

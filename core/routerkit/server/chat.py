@@ -23,10 +23,12 @@ from routerkit.server.selection import RouteTable, Selection, score_of
 from routerkit.server.upstream import AllUpstreamsFailed, Answer, StreamAnswer, Upstreams, without_credentials
 from routerkit.server.usage import SseUsageTap, TokenUsage
 
-__all__ = ["DEFAULT_RETRY_AFTER_S", "ChatCompletionRequest", "ChatService"]
+__all__ = ["DEFAULT_RETRY_AFTER_S", "MAX_LOGGED_ROUTE", "ChatCompletionRequest", "ChatService"]
 
 DEFAULT_RETRY_AFTER_S = 5
 """The `Retry-After` of a 429 when no rate-limited upstream said how long to wait."""
+MAX_LOGGED_ROUTE = 200
+"""Characters of the request's `model` kept in the log's `route` (longer ones are cut, marked `...`)."""
 
 
 class ChatCompletionRequest(BaseModel):
@@ -88,7 +90,8 @@ class ChatService:
         """Answer one request (the body as validated; extra fields are passed through)."""
         body = request.model_dump(exclude_unset=True)
         stream = body.get("stream") is True
-        exchange = _Exchange(self.metrics, {"request_id": request_id, "route": request.model, "stream": stream})
+        route = _clip(request.model, MAX_LOGGED_ROUTE)  # the client's string: keep log lines bounded
+        exchange = _Exchange(self.metrics, {"request_id": request_id, "route": route, "stream": stream})
         routed = await self._route(request, exchange)
         if isinstance(routed, Response):
             return routed
@@ -213,6 +216,10 @@ async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[byte
     yield first
     async for chunk in rest:
         yield chunk
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _ms(started: float) -> float:
