@@ -90,3 +90,36 @@ def test_async_twins() -> None:
 def test_invalid_scripts_are_config_errors(answers: list[str], kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         ScriptedClient("weak", answers, **kwargs)  # type: ignore[arg-type]
+
+
+def test_no_logprobs_unless_scripted() -> None:
+    assert ScriptedClient("weak", ["4"]).complete(ASK).logprobs is None
+
+
+def test_logprobs_given_as_a_tuple() -> None:
+    client = ScriptedClient("weak", ["four"], logprobs=(-0.1, -0.2))
+    assert client.complete(ASK).logprobs == (-0.1, -0.2)
+
+
+def test_logprobs_as_a_function_of_the_answer() -> None:
+    def by_answer(text: str) -> tuple[float, ...] | None:
+        return None if text == "unsure" else tuple(-0.5 for _ in text.split())
+
+    client = ScriptedClient("weak", ["two words", "unsure"], logprobs=by_answer)
+    assert client.complete(ASK).logprobs == (-0.5, -0.5)
+    assert client.complete(ASK).logprobs is None
+
+
+@pytest.mark.parametrize(
+    "logprobs",
+    [pytest.param((0.5,), id="positive"), pytest.param((float("nan"),), id="nan")],
+)
+def test_impossible_logprobs_are_config_errors(logprobs: tuple[float, ...]) -> None:
+    with pytest.raises(ConfigError, match="Log-probabilities must be <= 0"):
+        ScriptedClient("weak", ["a"], logprobs=logprobs)
+
+
+def test_impossible_logprobs_from_a_function_fail_the_call() -> None:
+    client = ScriptedClient("weak", ["a"], logprobs=lambda text: (1.0,))
+    with pytest.raises(ConfigError, match="Log-probabilities must be <= 0"):
+        client.complete(ASK)

@@ -10,8 +10,9 @@ assert [call.method for call in weak.calls] == ["complete", "complete"]
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from routerkit.clients.base import ChatMessages, Completion, Usage
@@ -20,6 +21,10 @@ from routerkit.errors import ConfigError, ModelCallError
 __all__ = ["ScriptedCall", "ScriptedClient"]
 
 _WORDS = re.compile(r"\s*\S+\s*|\s+")  # a word with the spaces around it: the chunks join back to the text
+
+Logprobs = Sequence[float] | Callable[[str], Sequence[float] | None]
+"""What `ScriptedClient(logprobs=...)` takes: the token log-probabilities of every answer, or a function
+from the answer's text to them (None: that answer has none)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class ScriptedClient:
         fail_times: int = 0,
         usage: Usage | None = None,
         prices: tuple[float, float] | None = None,
+        logprobs: Logprobs | None = None,
     ) -> None:
         """Script the client.
 
@@ -63,9 +69,13 @@ class ScriptedClient:
             usage: The usage every answer reports; by default, whitespace-separated words of all the
                 messages' contents (input) and of the answer (output).
             prices: USD per million (input, output) tokens, for `Completion.cost_usd`; None leaves it None.
+            logprobs: `Completion.logprobs` of every answer (one log-probability per output token), or a
+                function from the answer's text to them; None (the default) leaves them None, as a
+                client that was not asked for log-probabilities does.
 
         Raises:
-            ConfigError: if `answers` is an empty list, or `fail_times` or a price is negative.
+            ConfigError: if `answers` is an empty list, `fail_times` or a price is negative, or a given
+                log-probability is NaN or above 0.
         """
         if isinstance(answers, list) and not answers:
             raise ConfigError("`ScriptedClient` needs at least one answer, or a function that returns one.")
@@ -73,11 +83,14 @@ class ScriptedClient:
             raise ConfigError(f"`fail_times` must be >= 0, got {fail_times!r}.")
         if prices is not None and min(prices) < 0:
             raise ConfigError(f"`prices` must be >= 0 USD per million tokens, got {prices!r}.")
+        if logprobs is not None and not callable(logprobs):
+            logprobs = _checked_logprobs(logprobs)
         self.name = name
         self.answers = answers
         self.fail_times = fail_times
         self.usage = usage
         self.prices = prices
+        self.logprobs = logprobs
         self.calls: list[ScriptedCall] = []
         """Every call received, oldest first (including the failed ones)."""
 
@@ -119,7 +132,9 @@ class ScriptedClient:
             )
         text = self._text(messages, number - self.fail_times)
         usage = self.usage or Usage(_count(m.get("content", "") for m in messages), len(text.split()))
-        completion = Completion(text=text, model=self.name, usage=usage, cost_usd=self._cost(usage))
+        completion = Completion(
+            text=text, model=self.name, usage=usage, cost_usd=self._cost(usage), logprobs=self._logprobs(text)
+        )
         self.calls.append(ScriptedCall(method, copied, dict(options), completion))
         return completion
 
@@ -132,6 +147,19 @@ class ScriptedClient:
         if self.prices is None or usage.input_tokens is None or usage.output_tokens is None:
             return None
         return (usage.input_tokens * self.prices[0] + usage.output_tokens * self.prices[1]) / 1_000_000
+
+    def _logprobs(self, text: str) -> tuple[float, ...] | None:
+        if callable(self.logprobs):
+            given = self.logprobs(text)
+            return None if given is None else _checked_logprobs(given)
+        return None if self.logprobs is None else tuple(self.logprobs)
+
+
+def _checked_logprobs(values: Sequence[float]) -> tuple[float, ...]:
+    checked = tuple(float(value) for value in values)
+    if any(math.isnan(value) or value > 0 for value in checked):
+        raise ConfigError(f"Log-probabilities must be <= 0 and not NaN, got {checked!r}.")
+    return checked
 
 
 def _count(texts: Iterable[str]) -> int:
