@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from routerkit.clients.base import Usage
 from routerkit.compose.budget import Budget, UsageLedger
 from routerkit.errors import BudgetExceededError, ConfigError, ModelCallError

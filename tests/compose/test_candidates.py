@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from routerkit.compose.candidates import Candidate, State
 
 
