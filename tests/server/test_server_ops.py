@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import openai
 import pytest
 from routerkit.server.chat import MAX_LOGGED_ROUTE
+from routerkit.testing.upstream import Behaviour
 
 CHAT = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -96,8 +98,8 @@ def test_request_id_is_echoed_and_forwarded(stack: Any) -> None:
     assert stack.upstreams["weak"].requests[-1].headers["x-request-id"] == "abc-123"
 
 
-def _samples(url: str) -> dict[str, float]:
-    text = httpx.get(f"{url}/metrics").text
+def _samples(url: str, headers: dict[str, str] | None = None) -> dict[str, float]:
+    text = httpx.get(f"{url}/metrics", headers=headers).text
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"}
 
 
@@ -121,3 +123,48 @@ def test_metrics_move(stack: Any) -> None:
     text = httpx.get(f"{stack.url}/metrics")
     assert text.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "# TYPE routerkit_routing_latency_seconds histogram" in text.text
+
+
+def _request_records(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "routerkit.server"]
+    return [r for r in records if r["event"] == "request"]
+
+
+def test_answers_given_before_the_endpoint_are_counted_and_logged(
+    start: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """401 (key guard), 413 (size limit) and 400/422 (body validation) never reach the chat endpoint."""
+    monkeypatch.setenv("TEST_SERVER_KEYS", "key-one")
+
+    def secured_and_small(config: dict[str, Any]) -> None:
+        _with_auth(config)
+        config["limits"] = {"max_body_bytes": 2000}
+
+    secured = start(edit=secured_and_small, api_key="key-one")
+    caplog.set_level(logging.INFO, logger="routerkit.server")
+    url, key = f"{secured.url}/v1/chat/completions", {"authorization": "Bearer key-one"}
+    big = {**CHAT, "messages": [{"role": "user", "content": "x" * 3000}]}
+    statuses = [
+        httpx.post(url, json=CHAT).status_code,
+        httpx.post(url, json=big, headers=key).status_code,
+        httpx.post(url, content=b"{not json", headers={**key, "content-type": "application/json"}).status_code,
+        httpx.post(url, json={"model": "auto"}, headers=key).status_code,
+    ]
+    assert statuses == [401, 413, 400, 400]
+    assert sorted(r["status"] for r in _request_records(caplog)) == sorted(statuses)
+    metrics = _samples(secured.url, key)
+    for status in set(statuses):
+        assert metrics[f'routerkit_requests_total{{status="{status}"}}'] == statuses.count(status)
+    assert secured.received("weak") == [] and secured.received("strong") == []
+
+
+def test_a_client_that_leaves_before_its_answer_is_a_499(start: Any, caplog: pytest.LogCaptureFixture) -> None:
+    stack = start(weak=Behaviour(always_fail=True, failure="hang", hang_s=1.0))
+    caplog.set_level(logging.INFO, logger="routerkit.server")
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{stack.url}/v1/chat/completions", json=CHAT, timeout=0.2)
+    deadline = time.monotonic() + 10
+    while not _request_records(caplog) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r["status"] for r in _request_records(caplog)] == [499]
+    assert _samples(stack.url)['routerkit_requests_total{status="499"}'] == 1

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import traceback
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +18,7 @@ from routerkit._env import named_variable
 from routerkit.errors import ConfigError, RoutingError
 from routerkit.server.chat import ChatCompletionRequest, ChatService
 from routerkit.server.config import ServerConfig
+from routerkit.server.exchange import CHAT_PATH, Exchange, RecordRequests, exchange_of, request_id_of
 from routerkit.server.guard import ApiKeyGuard, BodyLimit
 from routerkit.server.logs import log_event
 from routerkit.server.metrics import ServerMetrics
@@ -28,9 +27,6 @@ from routerkit.server.selection import RouteTable
 from routerkit.server.upstream import Upstreams
 
 __all__ = ["client_keys", "create_app"]
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
 
 CLIENT_SHARDS = 8
 """httpx clients the upstream requests are spread over. httpcore's pool scans every connection for
@@ -82,10 +78,11 @@ def create_app(config: ServerConfig, *, http_client: httpx.AsyncClient | None = 
     app = FastAPI(title="routerkit", version=__version__, lifespan=lifespan)
     _add_error_handlers(app)
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post(CHAT_PATH, response_model=None)
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         """Route the request, then relay the chosen upstream's answer (JSON or server-sent events)."""
-        return await chat.handle(body, _request_id(request))
+        exchange = exchange_of(request.scope) or Exchange(metrics, request_id_of(request.scope))
+        return await chat.handle(body, exchange, request.is_disconnected)
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, object]:
@@ -104,7 +101,8 @@ def create_app(config: ServerConfig, *, http_client: httpx.AsyncClient | None = 
 
     app.add_middleware(BodyLimit, max_bytes=config.limits.max_body_bytes)
     if keys:
-        app.add_middleware(ApiKeyGuard, keys=keys)  # added last, so it runs first: no key, no body read
+        app.add_middleware(ApiKeyGuard, keys=keys)  # runs before the size limit: no key, no body read
+    app.add_middleware(RecordRequests, metrics=metrics)  # added last, so it runs first and sees every answer
     return app
 
 
@@ -140,11 +138,6 @@ def client_keys(config: ServerConfig) -> list[str]:
             "Set it to comma-separated client keys, or remove `auth` to run without keys (loopback only)."
         )
     return keys
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
 def _models_listing(config: ServerConfig, table: RouteTable) -> dict[str, object]:
@@ -194,7 +187,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def server_error(request: Request, exc: Exception) -> Response:
         # Starlette calls this for any exception nothing else handled, then re-raises it to the server.
-        request_id = _request_id(request)
+        request_id = request_id_of(request.scope)
         fields = {"request_id": request_id, "method": request.method, "path": request.url.path}
         trace = "".join(traceback.format_exception(exc))
         log_event("unhandled_error", {**fields, "error": type(exc).__name__, "traceback": trace}, level=logging.ERROR)
