@@ -436,3 +436,15 @@ def _check_curve_arrays(share: Vector, quality: Vector) -> None:
             f"`strong_share` must rise (non-decreasing) from exactly 0.0 to exactly 1.0, got "
             f"{float(share[0])!r} … {float(share[-1])!r}. Include both endpoints of the sweep."
         )
+
+
+def _finite(name: str, values: npt.ArrayLike, hint: str) -> Vector:
+    """`values` as a non-empty 1-D float64 array without NaN or inf."""
+    array = _vector(name, values, hint)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ConfigError(
+            f"`{name}` has {bad.size} NaN or infinite value(s) (first: {float(array[bad[0]])!r} at index "
+            f"{int(bad[0])}). Drop the prompts without an outcome or a price before building the arrays."
+        )
+    return array
