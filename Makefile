@@ -38,6 +38,8 @@ test: lint
 bench: $(STAMP)
 	$(PY) bench/run.py --out docs/benchmarks.md
 	$(PY) bench/server_load.py --out docs/benchmarks.md
+	$(PY) bench/cascade_offline.py
+	$(PY) bench/search_synthetic.py
 
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference

@@ -39,4 +39,9 @@ def test_the_docs_have_examples() -> None:
         "llamaindex.md",
         "dspy.md",
         "server.md",
+        "clients.md",
+        "cascade.md",
+        "cascade-evaluation.md",
+        "pipelines.md",
+        "search.md",
     }
