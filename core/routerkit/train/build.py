@@ -23,7 +23,6 @@ import routerkit
 from routerkit.artifacts import (
     EncoderRef,
     FileEntry,
-    ModelEntry,
     PolicySpec,
     RouterManifest,
     TrainingData,
@@ -38,6 +37,7 @@ from routerkit.runtime.encoder import Encoder
 from routerkit.train._torch import require
 from routerkit.train.embeddings import embed_cached
 from routerkit.train.export import HEAD_INPUT, HEAD_OUTPUT, export_head, parity
+from routerkit.train.manifest import model_entries
 from routerkit.train.mf import MFModel, fit_mf
 from routerkit.train.recipe import MFRecipe, read_recipe
 
@@ -131,31 +131,6 @@ def _default_threshold(model: MFModel, models: Sequence[str], recipe: MFRecipe, 
     return threshold_for_share(1.0 / (1.0 + np.exp(-gap)), recipe.default_strong_share)
 
 
-def _model_entries(models: Sequence[str], tables: Sequence[OutcomeTable]) -> tuple[ModelEntry, ...]:
-    """Each model with its price (first dataset that lists one) and mean output tokens."""
-    entries = []
-    for name in models:
-        prices: dict[str, float | None] = {}
-        tokens: list[float] = []
-        for table in tables:
-            if name not in table.models:
-                continue
-            for key, value in table.prices[name].items():
-                if prices.get(key) is None:
-                    prices[key] = value
-            column = table.output_tokens[:, table.models.index(name)]
-            tokens.extend(column[~np.isnan(column)].tolist())
-        entries.append(
-            ModelEntry(
-                name=name,
-                input_usd_per_mtok=prices.get("input_usd_per_mtok"),
-                output_usd_per_mtok=prices.get("output_usd_per_mtok"),
-                mean_output_tokens=round(float(np.mean(tokens)), 1) if tokens else None,
-            )
-        )
-    return tuple(entries)
-
-
 def _manifest(
     recipe: MFRecipe,
     recipe_path: Path,
@@ -189,7 +164,7 @@ def _manifest(
         head_file=HEAD_FILE,
         head_input=HEAD_INPUT,
         head_output=HEAD_OUTPUT,
-        models=_model_entries(models, tables),
+        models=model_entries(models, tables),
         roles=recipe.roles,
         default_policy=PolicySpec(kind="threshold", value=threshold),
         training=TrainingData(datasets=datasets, recipe=recipe_path.as_posix(), hyperparameters=hyper),
