@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 
 from routerkit._env import cache_dir
+from routerkit.data.format import OutcomeTable
 from routerkit.runtime.encoder import Encoder
 
-__all__ = ["embed_cached"]
+__all__ = ["embed_cached", "table_embeddings"]
 
 
 def embed_cached(encoder: Encoder, texts: Sequence[str], *, cache: Path | None = None) -> npt.NDArray[np.float32]:
@@ -33,3 +34,11 @@ def embed_cached(encoder: Encoder, texts: Sequence[str], *, cache: Path | None =
     folder.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
+
+
+def table_embeddings(encoder: Encoder, table: OutcomeTable, *, cache: Path | None = None) -> npt.NDArray[np.float32]:
+    """Embeddings of every prompt of `table`, row-aligned with `table.prompts` (cached like `embed_cached`).
+
+    One cache entry per dataset serves every router trained or evaluated on it, whatever subset it uses.
+    """
+    return embed_cached(encoder, [prompt.text for prompt in table.prompts], cache=cache)
