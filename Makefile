@@ -45,6 +45,8 @@ models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference
 	$(PY) onnx_models/scripts/export_encoder.py
 	$(PY) -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out onnx_models/routerkit_models/routers/mf --golden tests/fixtures/mf_golden.json
+	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/knn_*.json
+	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/zooter_*.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -89,6 +89,8 @@ class CostAware(Policy):
     def choose(self, row: Row, costs: Sequence[float | None], *, pairwise: bool) -> int:
         """Argmax of quality − weight · cost / max(cost)."""
         quality = np.array([row[0], 1.0 - row[0]]) if pairwise else np.asarray(row, dtype=np.float64)
+        if self.weight == 0:  # cost is ignored, so unpriced candidates (most open models) are fine
+            return int(np.argmax(quality))
         return int(np.argmax(quality - self.weight * relative_costs(costs)))
 
 
