@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from routerkit.errors import ConfigError
+from routerkit.plugins import Plugins
+from routerkit.routers.head import HeadRouter
+from routerkit.routers.registry import load_encoder
+from routerkit.train.build_heads import build_head
 from routerkit.train.head_recipe import KnnRecipe, ZooterRecipe, read_head_recipe
 from routerkit.train.zooter import (
     ZooterHyperparameters,
@@ -103,3 +108,52 @@ def test_recipes_are_read_by_kind_and_unknown_keys_refused(tmp_path: Path) -> No
 def test_shipped_recipes_are_valid(name: str) -> None:
     recipe = read_head_recipe(Path(__file__).resolve().parents[2] / "onnx_models" / "recipes" / f"{name}.json")
     assert recipe.name == name and recipe.kind == name.split("_")[0]
+
+
+MATH = [f"Compute {a} plus {b} and show the arithmetic." for a, b in zip(range(11, 43), range(57, 89), strict=True)]
+POEMS = [
+    f"Write a short poem about the {adjective} {noun}."
+    for adjective in ("quiet", "stormy", "golden", "frozen")
+    for noun in ("ocean", "forest", "moon", "river", "city", "garden", "mountain", "meadow")
+]
+
+
+def _write_planted_dataset(folder: Path) -> None:
+    """`mathy` answers the arithmetic prompts, `poet` the poems, `dud` neither; splits 20/6/6 per task."""
+    folder.mkdir(parents=True)
+    prompts, outcomes = [], ["id,model,score,output_tokens,cost_usd"]
+    for task, texts in (("math", MATH), ("poem", POEMS)):
+        for i, text in enumerate(texts):
+            split = "train" if i < 20 else "val" if i < 26 else "test"
+            pid = f"{task}{i}"
+            prompts.append({"id": pid, "text": text, "task": task, "hash": f"{i:040x}", "split": split})
+            for model, right in (("mathy", task == "math"), ("poet", task == "poem"), ("dud", False)):
+                outcomes.append(f"{pid},{model},{int(right)},100,")
+    with gzip.open(folder / "prompts.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(p) + "\n" for p in prompts))
+    with gzip.open(folder / "outcomes.csv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(outcomes) + "\n")
+    prices = {"mathy": 1.0, "poet": 2.0, "dud": None}
+    models = {m: {"input_usd_per_mtok": p, "output_usd_per_mtok": p} for m, p in prices.items()}
+    (folder / "models.json").write_text(json.dumps(models), encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["knn", "zooter"])
+def test_build_head_end_to_end_on_planted_data(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugins: Plugins
+) -> None:
+    _write_planted_dataset(tmp_path / "data" / "planted")
+    monkeypatch.setenv("ROUTERKIT_DATA_DIR", str(tmp_path / "data"))
+    common = {"version": "0", "description": "d", "encoder": "minilm_l6", "dataset": "planted", "licence": "l"}
+    grid = {"ks": [1, 5]} if kind == "knn" else {"taus": [0.3], "betas": [0.3], "hyperparameters": {"max_epochs": 30}}
+    recipe = tmp_path / f"{kind}.json"
+    recipe.write_text(json.dumps({**common, "kind": kind, "name": f"{kind}_planted", **grid}))
+    manifest = build_head(recipe, tmp_path / "out", log=lambda _: None)
+    test = manifest.metrics["planted/test"]
+    assert test["routed_accuracy"] == 1.0 and test["best_single_accuracy"] == 0.5 and test["oracle_accuracy"] == 1.0
+    assert test["random_accuracy"] == pytest.approx(1 / 3, abs=1e-4) and test["n_models"] == 3
+    assert manifest.default_policy.value == 0.0  # `dud` has no price, so only weight 0 is meaningful
+    assert manifest.training.datasets == {"planted": {"train_prompts": 40, "val_prompts": 12, "test_prompts": 12}}
+    folder = tmp_path / "out" / f"{kind}_planted"
+    router = HeadRouter(folder, manifest, load_encoder("minilm_l6", plugins=plugins), threads=1)
+    assert [d.model for d in router.route_batch([MATH[-1], POEMS[-1]])] == ["mathy", "poet"]
