@@ -40,7 +40,7 @@ class KnnRecipe(_Common):
     """A `knn` head: k and the weighting are chosen on val."""
 
     kind: Literal["knn"] = "knn"
-    ks: tuple[int, ...] = Field((1, 3, 5, 10, 20, 50, 100), min_length=1)
+    ks: tuple[int, ...] = Field((1, 3, 5, 10, 20, 50, 100, 200, 500), min_length=1)
     weightings: tuple[Literal["mean", "similarity"], ...] = ("mean", "similarity")
     max_stored: int = Field(8000, gt=0)
     """At most this many train prompts are stored (seeded subsample beyond), to keep the artifact ≤ 8 MB."""
