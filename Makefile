@@ -45,6 +45,7 @@ models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference
 	$(PY) onnx_models/scripts/export_encoder.py
 	$(PY) -m routerkit.train.build --recipe onnx_models/recipes/mf.json --out onnx_models/routerkit_models/routers/mf --golden tests/fixtures/mf_golden.json
+	for d in mmlu_pro zeroeval llmrouter; do $(PY) -m routerkit.train.build_embedllm --recipe onnx_models/recipes/embedllm_$$d.json --out onnx_models/routerkit_models/routers/embedllm_$$d || exit 1; done
 	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/knn_*.json
 	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/zooter_*.json
 
