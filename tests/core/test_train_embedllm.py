@@ -166,8 +166,15 @@ def test_shipped_artifact_scores_every_model(plugins: Plugins, name: str) -> Non
     assert np.all((scores > 0) & (scores < 1))
 
 
-def test_shipped_router_routes_with_its_default_policy(plugins: Plugins) -> None:
-    router = routerkit.load("embedllm_llmrouter")  # every llmrouter model has a price
+@pytest.mark.parametrize("name", ["embedllm_mmlu_pro", "embedllm_zeroeval", "embedllm_llmrouter"])
+def test_shipped_router_routes_with_its_default_policy(plugins: Plugins, name: str) -> None:
+    router = routerkit.load(name)
     decision = router.route("Solve for x: 3x + 5 = 20.")
     assert decision.policy == "cost_aware"
     assert decision.model in {m.name for m in router.manifest.models}  # type: ignore[attr-defined]
+    manifest: RouterManifest = router.manifest  # type: ignore[attr-defined]
+    (dataset,) = manifest.training.datasets
+    # the val-tuned weight is the default only where every model has a price; else argmax (weight 0)
+    unpriced = any(m.input_usd_per_mtok is None for m in manifest.models)
+    expected = 0.0 if unpriced else manifest.metrics[dataset]["priced_cost_weight"]
+    assert manifest.default_policy.value == expected

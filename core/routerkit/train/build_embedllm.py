@@ -189,9 +189,12 @@ def build_embedllm(recipe_path: Path, out: Path, *, log: Callable[[str], None] =
         probs["val"], table.scores[rows["val"]], costs["val"], recipe.cost_weights, recipe.quality_tolerance
     )
     metrics = _test_metrics(probs["test"], table.scores[rows["test"]], data["test"][1], costs["test"], weight, priced)
-    log(f"default cost_aware weight {weight} (val); test metrics {metrics}")
+    # `CostAware` can weigh cost only when every candidate has a price; otherwise the default is the paper's
+    # argmax (weight 0) and the val-tuned weight is recorded for routing among the priced models.
+    default = weight if len(priced) == len(table.models) else 0.0
+    log(f"cost_aware weight {weight} over {len(priced)} priced models (val), default {default}; test {metrics}")
     manifest = manifest.model_copy(
-        update={"default_policy": PolicySpec(kind="cost_aware", value=weight), "metrics": {recipe.dataset: metrics}}
+        update={"default_policy": PolicySpec(kind="cost_aware", value=default), "metrics": {recipe.dataset: metrics}}
     )
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
@@ -218,6 +221,7 @@ def _test_metrics(
         choice = np.searchsorted(priced, cost_aware_choice(probs, costs, weight, priced))
         summary = routing_summary(choice, scores[:, priced], costs[:, priced])
         metrics.update(
+            priced_cost_weight=weight,
             priced_routed_accuracy=summary.routed,
             priced_routed_cost_per_1k=summary.cost_per_1k,
             priced_best_single_accuracy=summary.best_single,
