@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/server_load.py --out docs/benchmarks.md
 	$(PY) bench/cascade_offline.py
 	$(PY) bench/search_synthetic.py
+	$(PY) bench/quality_many.py
 
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference

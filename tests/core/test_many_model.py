@@ -241,6 +241,13 @@ def test_complete_cases_drops_sparse_models_then_prompts() -> None:
     assert done.dropped_prompts == 1
     cost = [[1, 1, 1], [nan, 1, 1], [1, 1, 1], [1, 1, 1]]  # a missing cost counts as missing too
     assert complete_cases(["A", "B", "C"], scores, cost, max_missing=0.6).rows.tolist() == [3]
+    # By group: C misses ½ of group "y" (rows 2, 3) though only ¼ overall, so it goes too.
+    by_group = complete_cases(["A", "B", "C"], scores, np.ones((4, 3)), max_missing=0.3, groups=list("xxyy"))
+    assert by_group.models == ("A",)
+    assert by_group.dropped_models == {"B": 1.0, "C": 0.5}
+    assert by_group.rows.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match=r"`groups` needs one label per prompt \(4\)"):
+        complete_cases(["A", "B", "C"], scores, np.ones((4, 3)), groups=["x"])
     with pytest.raises(ConfigError, match=r"No complete outcomes.*'A': 1\.0"):
         complete_cases(["A", "B", "C"], [[nan, nan, nan]] * 4, np.ones((4, 3)), max_missing=0.3)
 

@@ -83,18 +83,30 @@ class Completeness:
     rows: Indices
     """Prompt rows kept, ascending."""
     dropped_models: dict[str, float]
-    """Model → the share of prompts it had no score or cost on."""
+    """Model → the share of prompts it had no score or cost on (in its worst group, with `groups`)."""
     dropped_prompts: int
     """Prompts dropped because a kept model had no score or cost on them."""
 
 
 def complete_cases(
-    models: Sequence[str], scores: npt.ArrayLike, cost: npt.ArrayLike, *, max_missing: float = 0.1
+    models: Sequence[str],
+    scores: npt.ArrayLike,
+    cost: npt.ArrayLike,
+    *,
+    max_missing: float = 0.1,
+    groups: npt.ArrayLike | None = None,
 ) -> Completeness:
     """Drop what lacks an outcome: first models missing more than `max_missing` of the prompts, then prompts.
 
     A score or a cost that is NaN counts as missing. Dropping sparse models first keeps one model
     that lacks most prompts from taking every prompt with it.
+
+    Args:
+        models: one name per column.
+        scores, cost: `[n_prompts, n_models]`, NaN where missing.
+        max_missing: the largest share of missing prompts a kept model may have.
+        groups: a label per prompt (e.g. its split); a model is then dropped when it misses more than
+            `max_missing` of *any* group's prompts, so that no group (e.g. a small `val`) is emptied.
 
     Raises:
         ConfigError: for mismatched shapes, a `max_missing` outside [0, 1], or when nothing is left.
@@ -104,7 +116,7 @@ def complete_cases(
     names = tuple(models)
     s = _matrix("scores", scores, (None, len(names)), finite=False)
     missing = np.isnan(s) | np.isnan(_matrix("cost", cost, s.shape, finite=False))
-    share = missing.mean(axis=0)
+    share = _worst_share(missing, groups)
     keep = share <= max_missing
     rows = np.flatnonzero(~missing[:, keep].any(axis=1)).astype(np.intp)
     if not keep.any() or rows.size == 0:
@@ -116,6 +128,18 @@ def complete_cases(
     dropped = {name: float(v) for name, v, k in zip(names, share, keep, strict=True) if not k}
     kept = tuple(name for name, k in zip(names, keep, strict=True) if k)
     return Completeness(kept, rows, dropped, int(len(s) - rows.size))
+
+
+def _worst_share(missing: npt.NDArray[np.bool_], groups: npt.ArrayLike | None) -> Matrix:
+    """Per model, the share of prompts missing, in the group where that share is largest."""
+    if groups is None:
+        return np.asarray(missing.mean(axis=0), dtype=np.float64)
+    labels = np.asarray(groups)
+    if labels.shape != (len(missing),):
+        raise ConfigError(f"`groups` needs one label per prompt ({len(missing)}), got shape {labels.shape}.")
+    per_group = np.array([missing[labels == g].mean(axis=0) for g in np.unique(labels)], dtype=np.float64)
+    worst: Matrix = per_group.max(axis=0)
+    return worst
 
 
 def expected_costs(
