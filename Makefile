@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/cascade_offline.py
 	$(PY) bench/search_synthetic.py
 	$(PY) bench/quality_many.py
+	$(PY) bench/embedllm_eval.py
 
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference
