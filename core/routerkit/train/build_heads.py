@@ -151,7 +151,7 @@ def _build_zooter(
         shares = z.predict_shares(result.model, val.embeddings)
         accuracy = accuracy_of(val, np.argmax(shares[:, val.columns], axis=1))
         log(f"{recipe.name}: τ={tau} β={beta} best epoch {result.best_epoch} val accuracy {accuracy:.4f}")
-        if accuracy > best[0]:
+        if accuracy > best[0]:  # ties keep the earlier grid point (recipe order)
             best = (accuracy, tau, beta, result)
     accuracy, tau, beta, chosen = best
     assert chosen is not None  # the grid is non-empty (recipe validation)

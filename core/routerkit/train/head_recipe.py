@@ -53,8 +53,8 @@ class ZooterRecipe(_Common):
     kind: Literal["zooter"] = "zooter"
     taus: tuple[float, ...] = Field((0.1, 0.3, 1.0), min_length=1)
     """Temperatures of the target softmax over the models' scores."""
-    betas: tuple[float, ...] = Field((0.3, 0.7, 1.0), min_length=1)
-    """Weight of the prompt's own target against its tag's mean (the paper's best: 0.3)."""
+    betas: tuple[float, ...] = Field((0.0, 0.3, 0.7, 1.0), min_length=1)
+    """Weight of the prompt's own target against its tag's mean (paper: 0.3 best, 0 = tag only second)."""
     hyperparameters: ZooterHyperparameters = ZooterHyperparameters()
 
 
