@@ -30,6 +30,7 @@ import routerkit
 from _blocks import write_section
 from routerkit.data.format import OutcomeTable, load_dataset
 from routerkit.errors import RouterkitError
+from routerkit.eval.bootstrap import bootstrap_resamples, percentile_interval
 from routerkit.eval.many_model import (
     Baselines,
     Completeness,
@@ -61,6 +62,7 @@ DATASETS = ("mmlu-pro", "zeroeval", "llmrouter")
 HEAD_KINDS = ("knn", "embedllm", "zooter")
 MAX_MISSING = 0.1  # a model missing more of the val or of the test prompts than this is dropped, then prompts
 PER_1K = 1000.0  # costs are shown in USD per 1,000 prompts
+RESAMPLES, SEED = 1000, 0  # paired bootstrap of the test prompts
 START, END = "<!-- quality-many:start -->", "<!-- quality-many:end -->"
 
 
@@ -219,6 +221,8 @@ class Evaluated:
     """λ of the cheapest val point as accurate as the best single model on val (NaN: none is)."""
     at_match: Point | None
     val_curve: ManyCurve
+    choice: Indices
+    """The model chosen per test prompt at `result.weight`."""
 
 
 def evaluate(router: Router, data: Prepared, embeddings: npt.NDArray[np.float32], base: Baselines) -> Evaluated:
@@ -232,11 +236,12 @@ def evaluate(router: Router, data: Prepared, embeddings: npt.NDArray[np.float32]
     result = evaluate_router(q_test, data.test.outcomes, data.test.expected, tune_weight(val_curve), base)
     at_match = None
     if not np.isnan(match):
-        choice = route(q_test, data.test.expected, match)
-        rows = np.arange(len(choice))
+        matched = route(q_test, data.test.expected, match)
+        rows = np.arange(len(matched))
         outcomes = data.test.outcomes
-        at_match = Point(float(outcomes.cost[rows, choice].mean()), float(outcomes.scores[rows, choice].mean()))
-    return Evaluated(router.name, result, match, at_match, val_curve)
+        at_match = Point(float(outcomes.cost[rows, matched].mean()), float(outcomes.scores[rows, matched].mean()))
+    choice = route(q_test, data.test.expected, result.weight)
+    return Evaluated(router.name, result, match, at_match, val_curve, choice)
 
 
 # ---------------------------------------------------------------------------------------- tables
@@ -362,6 +367,55 @@ def singles_table(data: Prepared, base: Baselines) -> list[str]:
     return [*lines, "", "</details>"]
 
 
+def differences(item: Evaluated, outcomes: ManyOutcomes, best: int) -> tuple[Matrix, Matrix]:
+    """Per bootstrap resample of the test prompts: routed − best single, routed − random with the same shares."""
+    rows = np.arange(len(outcomes))
+    routed, single = outcomes.scores[rows, item.choice], outcomes.scores[:, best]
+    versus_best, versus_random = [], []
+    for sample in bootstrap_resamples(len(outcomes), resamples=RESAMPLES, seed=SEED):
+        accuracy = routed[sample].mean()
+        shares = np.bincount(item.choice[sample], minlength=len(outcomes.models)) / len(sample)
+        versus_best.append(accuracy - single[sample].mean())
+        versus_random.append(accuracy - shares @ outcomes.scores[sample].mean(axis=0))
+    return np.array(versus_best), np.array(versus_random)
+
+
+def embedllm_table(items: list[Evaluated], outcomes: ManyOutcomes, base: Baselines) -> list[str]:
+    """EmbedLLM §5.2 on test: routed accuracy at the val-tuned λ beside best single and same-shares random."""
+    best = float(base.singles.accuracy[base.best])
+    lines = [
+        f"Routed accuracy at the λ tuned on val (most accurate), against the best single model ({pct(best)}) and "
+        f"the random router with the same shares; differences in points with paired 95% bootstrap intervals "
+        f"({RESAMPLES} resamples of the test prompts):",
+        "",
+        row(["router", "accuracy", "− best single", "− random, same shares", "models used (share ≥ 1%)"]),
+        "|---|---|---|---|---|",
+    ]
+    for item in items:
+        r = item.result
+        vs_best, vs_random = differences(item, outcomes, base.best)
+        used = sum(share >= 0.01 for share in r.shares)
+        lines.append(
+            row(
+                [
+                    f"`{item.name}`",
+                    pct(r.at_weight.accuracy),
+                    points(r.at_weight.accuracy - best, vs_best),
+                    points(r.at_weight.accuracy - r.random_same_shares.accuracy, vs_random),
+                    f"{used} of {len(r.shares)}",
+                ]
+            )
+        )
+    return lines
+
+
+def points(value: float, resampled: Matrix) -> str:
+    """A difference in accuracy points with its bootstrap interval ("-0.0" shown as "+0.0")."""
+    low, high = percentile_interval(resampled)
+    shown = [round(100 * v, 1) + 0.0 for v in (value, low, high)]
+    return f"{shown[0]:+.1f} [{shown[1]:+.1f}, {shown[2]:+.1f}]"
+
+
 def dataset_section(data: Prepared, items: list[Evaluated], base: Baselines, skipped: list[str]) -> list[str]:
     """The Markdown of one dataset."""
     kept, low, high = data.kept, *base.cost_range
@@ -393,6 +447,8 @@ def dataset_section(data: Prepared, items: list[Evaluated], base: Baselines, ski
         "|---|---|---|---|---|---|---|",
         *(line for item in items for line in router_rows(item, base)),
         *baseline_rows(data, base),
+        "",
+        *embedllm_table(items, data.test.outcomes, base),
         "",
         *singles_table(data, base),
         "",
