@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import routerkit
-from routerkit.artifacts import RouterManifest, read_manifest
+from routerkit.artifacts import ModelEntry, RouterManifest, read_manifest
 from routerkit.errors import ArtifactError, ConfigError
 from routerkit.plugins import Plugins
+from routerkit.routers.head import HeadRouter
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # the tensors are tiny; threads only contend on a shared CPU
 
-from routerkit.train.build_embedllm import export_embedllm_head, parity, read_embedllm_recipe  # noqa: E402
+from routerkit.train.build_embedllm import HEAD_OUTPUT, parity, read_embedllm_recipe  # noqa: E402
 from routerkit.train.embedllm import (  # noqa: E402
     EmbedLLMHyperparameters,
     fit_embedllm,
@@ -25,7 +26,8 @@ from routerkit.train.embedllm import (  # noqa: E402
     predict,
 )
 from routerkit.train.embedllm_eval import auc_score, forecast_metrics, routing_summary, spearman  # noqa: E402
-from routerkit.train.embedllm_probes import ModelPrior, fit_new_model, head_arrays, tower_features  # noqa: E402
+from routerkit.train.embedllm_head import head_arrays, write_head  # noqa: E402
+from routerkit.train.embedllm_probes import ModelPrior, add_model, fit_new_model, tower_features  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[2] / "onnx_models" / "recipes"
 HP = EmbedLLMHyperparameters(dims=(4,), dropout=0.0, lr=0.02, batch_size=128, max_epochs=80, patience=8)
@@ -82,7 +84,7 @@ def test_onnx_head_matches_torch_and_keeps_the_tower(
 ) -> None:
     data, result = trained
     path = tmp_path / "head.onnx"
-    export_embedllm_head(result.model.arrays(), path)  # type: ignore[attr-defined]
+    write_head(result.model.arrays(), path, input_name="sentence_embedding", output_name=HEAD_OUTPUT)  # type: ignore[attr-defined]
     diff = parity(result.model, path, data["emb"][:300])  # type: ignore[attr-defined]
     print(f"torch vs onnxruntime max |Δ P(correct)| = {diff:.2e}")
     assert diff < 1e-5
@@ -178,3 +180,29 @@ def test_shipped_router_routes_with_its_default_policy(plugins: Plugins, name: s
     unpriced = any(m.input_usd_per_mtok is None for m in manifest.models)
     expected = 0.0 if unpriced else manifest.metrics[dataset]["priced_cost_weight"]
     assert manifest.default_policy.value == expected
+
+
+def test_add_model_appends_a_probe_fitted_model_to_a_shipped_head(plugins: Plugins, tmp_path: Path) -> None:
+    """A "new" model that answers like an existing one, fitted from 200 probes, scores like that model."""
+    source = Path(str(files("routerkit_models"))) / "routers" / "embedllm_llmrouter"
+    original = routerkit.load("embedllm_llmrouter")
+    rng = np.random.default_rng(3)
+    probes = rng.normal(size=(400, 384)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)  # MiniLM embeddings are unit vectors
+    twin = original.scores_of_embeddings(probes)[:, 2]  # type: ignore[attr-defined]
+    labels = (rng.random(400) < twin).astype(float)
+    entry = ModelEntry(name="twin-of-model-2", input_usd_per_mtok=0.1, output_usd_per_mtok=0.1)
+    manifest = add_model(source, tmp_path / "extended", entry, probes[:200], labels[:200])
+    assert [m.name for m in manifest.models][-1] == "twin-of-model-2"
+    assert manifest.metrics["probes/twin-of-model-2"]["k"] == 200
+    router = HeadRouter(tmp_path / "extended", manifest, original.encoder)  # type: ignore[attr-defined]
+    scores = router.scores_of_embeddings(probes[200:])
+    np.testing.assert_allclose(scores[:, :-1], original.scores_of_embeddings(probes[200:]), atol=1e-6)  # type: ignore[attr-defined]
+    correlation = np.corrcoef(scores[:, -1], twin[200:])[0, 1]
+    print(f"correlation of the probe-fitted column with its twin on unseen prompts: {correlation:.3f}")
+    assert correlation > 0.8
+    assert router.route("Translate 'cat' to French.").model in {m.name for m in manifest.models}
+    with pytest.raises(ConfigError, match="already scores 'twin-of-model-2'"):
+        add_model(tmp_path / "extended", tmp_path / "again", entry, probes[:5], labels[:5])
+    with pytest.raises(ConfigError, match="write the extended copy elsewhere"):
+        add_model(source, source, entry.model_copy(update={"name": "x"}), probes[:5], labels[:5])

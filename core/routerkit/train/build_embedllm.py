@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import routerkit
@@ -40,6 +38,7 @@ from routerkit.train.embedllm import (
     predict,
 )
 from routerkit.train.embedllm_eval import forecast_metrics, routing_summary
+from routerkit.train.embedllm_head import write_head
 from routerkit.train.export import HEAD_INPUT
 from routerkit.train.manifest import model_entries
 
@@ -50,7 +49,6 @@ __all__ = [
     "EmbedLLMRecipe",
     "build_embedllm",
     "cost_matrix",
-    "export_embedllm_head",
     "main",
     "parity",
     "read_embedllm_recipe",
@@ -60,7 +58,6 @@ __all__ = [
 
 HEAD_FILE = "head.onnx"
 HEAD_OUTPUT = "correctness"
-OPSET = 17
 Array = npt.NDArray[np.float64]
 
 
@@ -99,26 +96,6 @@ def read_embedllm_recipe(path: Path) -> EmbedLLMRecipe:
 def split_rows(table: OutcomeTable, split: str) -> npt.NDArray[np.intp]:
     """Row indices of `table`'s prompts in `split`."""
     return np.array([i for i, p in enumerate(table.prompts) if p.split == split], dtype=np.intp)
-
-
-def export_embedllm_head(arrays: dict[str, npt.NDArray[np.float32]], path: Path) -> None:
-    """Write `σ(Gemm(Gemm(e, tower_w, tower_b), modelsᵀ, bias))` with the arrays as named initializers."""
-    dim = arrays["tower_w"].shape[0]
-    nodes = [
-        helper.make_node("Gemm", [HEAD_INPUT, "tower_w", "tower_b"], ["features"]),
-        helper.make_node("Gemm", ["features", "models", "bias"], ["logits"], transB=1),
-        helper.make_node("Sigmoid", ["logits"], [HEAD_OUTPUT]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "embedllm_head",
-        [helper.make_tensor_value_info(HEAD_INPUT, TensorProto.FLOAT, ["batch", dim])],
-        [helper.make_tensor_value_info(HEAD_OUTPUT, TensorProto.FLOAT, ["batch", arrays["models"].shape[0]])],
-        [numpy_helper.from_array(np.ascontiguousarray(value), name) for name, value in arrays.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="routerkit")
-    onnx.checker.check_model(model)
-    path.write_bytes(model.SerializeToString())
 
 
 def parity(model: EmbedLLMModel, path: Path, embeddings: npt.NDArray[np.float32], *, tolerance: float = 1e-5) -> float:
@@ -178,7 +155,7 @@ def build_embedllm(recipe_path: Path, out: Path, *, log: Callable[[str], None] =
     torch.set_num_threads(1)
     result = fit_embedllm_tuned(data["train"], data["val"], recipe.hyperparameters, log=log)
     out.mkdir(parents=True, exist_ok=True)
-    export_embedllm_head(result.model.arrays(), out / HEAD_FILE)
+    write_head(result.model.arrays(), out / HEAD_FILE, input_name=HEAD_INPUT, output_name=HEAD_OUTPUT)
     log(f"torch vs onnxruntime max |Δ P(correct)| = {parity(result.model, out / HEAD_FILE, data['val'][0]):.2e}")
     manifest = _manifest(recipe, recipe_path, encoder, out, table, rows, result.dim, result.best_epoch)
     router = HeadRouter(out, manifest, encoder, threads=1)

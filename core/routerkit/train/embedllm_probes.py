@@ -5,7 +5,8 @@ The new model's embedding v and bias b are the MAP estimate of a logistic regres
 y ~ Bernoulli(σ(⟨φ(e), v⟩ + b)) over the probes, under a Gaussian prior fitted to the trained models'
 (v, b): with 10 probes a plain regression over `dim` + 1 weights would be hopeless, but "a new model
 looks like the models we know" is a strong, honest prior. Solved by Newton's method (the objective is
-strictly convex), in numpy: nothing here needs torch.
+strictly convex), in numpy: nothing here needs torch. `add_model` writes a copy of a built `embedllm`
+artifact with the new model appended.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from routerkit.errors import ArtifactError, ConfigError
+from routerkit.artifacts import FileEntry, ModelEntry, RouterManifest, read_manifest, sha256_of, verify_files
+from routerkit.errors import ConfigError
+from routerkit.train.embedllm_head import head_arrays, write_head
 
-__all__ = ["ModelPrior", "fit_new_model", "head_arrays", "tower_features"]
+__all__ = ["ModelPrior", "add_model", "fit_new_model", "tower_features"]
 
 Array = npt.NDArray[np.float64]
-HEAD_ARRAYS = ("tower_w", "tower_b", "models", "bias")
-"""Initializer names of an EmbedLLM ONNX head (see `routerkit.train.build_embedllm.export_embedllm_head`)."""
 
 
 @dataclass(frozen=True)
@@ -127,24 +128,71 @@ def _checked(features: npt.ArrayLike, labels: npt.ArrayLike, prior: ModelPrior) 
     return x, y
 
 
-def head_arrays(path: Path) -> dict[str, npt.NDArray[np.float32]]:
-    """The tower and model weights stored in an EmbedLLM ONNX head, by initializer name.
+def add_model(
+    directory: Path,
+    out: Path,
+    entry: ModelEntry,
+    embeddings: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    *,
+    strength: float = 1.0,
+    bias_inflation: float = 1.0,
+) -> RouterManifest:
+    """Copy the `embedllm` artifact at `directory` to `out` with one more model, fitted from its probe answers.
+
+    Args:
+        directory: a built `embedllm` artifact (manifest + head), verified by sha256.
+        out: the folder to write (not `directory`: the original stays as it was).
+        entry: the new model's name and prices (`ModelEntry`).
+        embeddings: the probe prompts embedded by the artifact's encoder, `[k, dim]`
+            (`routerkit.load(name).encoder.embed(texts)`).
+        labels: the new model's correctness on them, `[k]` in [0, 1].
+        strength, bias_inflation: the prior, see `ModelPrior.from_models`.
+
+    Returns:
+        The new manifest (also written to `out`); load the router with `HeadRouter(out, manifest, encoder)`.
 
     Raises:
-        ArtifactError: if the file is not an EmbedLLM head.
+        ConfigError: if the artifact is not `embedllm`, the model is already scored, `out` is `directory`,
+            or the probes are malformed (see `fit_new_model`).
     """
-    import onnx  # deferred: only probing a shipped head needs it
-    from onnx import numpy_helper
+    manifest = _embedllm_manifest(directory)
+    if entry.name in {m.name for m in manifest.models}:
+        raise ConfigError(f"Router {manifest.name!r} already scores {entry.name!r}; give the new model another name.")
+    if out.resolve() == directory.resolve():
+        raise ConfigError(f"`out` is the source artifact {str(directory)!r}; write the extended copy elsewhere.")
+    arrays = head_arrays(directory / manifest.head_file)
+    prior = ModelPrior.from_models(arrays["models"], arrays["bias"], strength=strength, bias_inflation=bias_inflation)
+    y = np.asarray(labels, dtype=np.float64)
+    v, b = fit_new_model(tower_features(arrays, embeddings), y, prior)
+    extended = {
+        **arrays,
+        "models": np.vstack([arrays["models"], v[None, :]]).astype(np.float32),
+        "bias": np.append(arrays["bias"], b).astype(np.float32),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    head = out / manifest.head_file
+    write_head(extended, head, input_name=manifest.head_input, output_name=manifest.head_output)
+    probes = {"k": float(len(y)), "probe_base_rate": round(float(y.mean()), 4)}
+    updated = manifest.model_copy(
+        update={
+            "files": {manifest.head_file: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
+            "models": (*manifest.models, entry),
+            "description": f"{manifest.description} Model {entry.name!r} added from {len(y)} probe prompts "
+            "onto the frozen head (routerkit.train.embedllm_probes.add_model).",
+            "metrics": {**manifest.metrics, f"probes/{entry.name}": probes},
+        }
+    )
+    (out / "manifest.json").write_text(updated.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return updated
 
-    try:
-        graph = onnx.load(str(path)).graph
-    except Exception as exc:  # onnx raises several untyped errors for unreadable files
-        raise ArtifactError(f"Cannot read the ONNX head {str(path)!r}: {exc}") from exc
-    found = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    missing = [name for name in HEAD_ARRAYS if name not in found]
-    if missing:
-        raise ArtifactError(
-            f"{str(path)!r} is not an EmbedLLM head: initializers {missing!r} are missing. "
-            "Rebuild it with `python -m routerkit.train.build_embedllm`."
+
+def _embedllm_manifest(directory: Path) -> RouterManifest:
+    manifest = read_manifest(directory, RouterManifest)
+    assert isinstance(manifest, RouterManifest)  # read_manifest returns the schema it was given
+    verify_files(directory, manifest.files)
+    if manifest.kind != "embedllm":
+        raise ConfigError(
+            f"{str(directory)!r} is a {manifest.kind!r} router; only `embedllm` heads can take a model from probes."
         )
-    return {name: np.asarray(found[name], dtype=np.float32) for name in HEAD_ARRAYS}
+    return manifest
