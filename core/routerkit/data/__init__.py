@@ -7,6 +7,7 @@ per dataset a folder with `prompts.jsonl.gz`, `outcomes.csv.gz` and `models.json
 from routerkit.data.battles import Battles, battles
 from routerkit.data.format import OutcomeTable, Prompt, list_datasets, load_dataset
 from routerkit.data.splits import check_no_test_leak, held_out_hashes, training_tables
+from routerkit.data.write import write_dataset
 
 __all__ = [
     "Battles",
@@ -18,4 +19,5 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "training_tables",
+    "write_dataset",
 ]

@@ -48,17 +48,18 @@ def list_routers(plugins: Plugins | None = None) -> list[RouterInfo]:
 
 
 def load(
-    name: str,
+    name: str | Path,
     *,
     device: Device = "cpu",
     threads: int | None = None,
     plugins: Plugins | None = None,
     **options: Any,
 ) -> Router:
-    """Load a router by name: a registered artifact (`mf`) or an artifact-free kind (`random`, `length`).
+    """Load a router by name: a registered artifact (`mf`), an artifact-free kind (`random`, `length`), or
+    an artifact folder (a `Path`, or a string containing a path separator, e.g. `./my_router`).
 
     Args:
-        name: see `routerkit.list_routers()`.
+        name: see `routerkit.list_routers()`; or an artifact folder.
         device: `cpu`, `cuda` or `auto` (see `routerkit.runtime.create_session`).
         threads: onnxruntime intra-op threads (None: all cores).
         plugins: the plugin registries to use (default: the installed plugins).
@@ -68,6 +69,15 @@ def load(
         UnknownNameError: listing the valid names.
         ArtifactError: if an artifact is missing, tampered or inconsistent.
     """
+    if isinstance(name, Path) or (isinstance(name, str) and _looks_like_folder(name)):
+        folder = Path(name)
+        if not (folder / "manifest.json").is_file():
+            raise ArtifactError(
+                f"{str(folder)!r} is not a router artifact: it has no manifest.json. Pass the folder that "
+                "`routerkit train --out` wrote, or a registered name (see `routerkit list`)."
+            )
+        registry = plugins or default_plugins()
+        return _load_artifact(registry, folder.name, folder, device=device, threads=threads, **options)
     if not isinstance(name, str):
         raise ConfigError(f"A router name must be a string, got {type(name).__name__} ({name!r}).")
     registry = plugins or default_plugins()
@@ -82,6 +92,11 @@ def load(
     if "routerkit-models" not in {p.distribution for p in registry.loaded}:
         hint += " Shipped routers come with `pip install routerkit-models`."
     raise UnknownNameError("router", name, loadable, hint)
+
+
+def _looks_like_folder(name: str) -> bool:
+    """Registered names never contain a path separator (`[a-z0-9_]+`); folders given as strings do."""
+    return "/" in name or "\\" in name or name in (".", "..")
 
 
 def _path(locator: Traversable | Path) -> Path:
