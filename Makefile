@@ -50,6 +50,7 @@ models: $(STAMP)
 	for d in mmlu_pro zeroeval llmrouter; do $(PY) -m routerkit.train.build_embedllm --recipe onnx_models/recipes/embedllm_$$d.json --out onnx_models/routerkit_models/routers/embedllm_$$d || exit 1; done
 	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/knn_*.json
 	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/zooter_*.json
+	$(PY) -m routerkit.train.build_sw --recipe onnx_models/recipes/sw.json --out onnx_models/routerkit_models/routers/sw
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

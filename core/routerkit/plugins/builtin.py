@@ -15,6 +15,12 @@ def _mf(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
     return MFRouter(directory, manifest, encoder, **options)
 
 
+def _sw(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
+    from routerkit.routers.sw import SWRouter
+
+    return SWRouter(directory, manifest, encoder, **options)
+
+
 def _head(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
     from routerkit.routers.head import HeadRouter
 
@@ -35,8 +41,9 @@ def _length(**options: Any) -> Any:
 
 @hookimpl
 def register_routers(register: Callable[..., None]) -> None:
-    """Register `mf`, the many-model head kinds (`knn`, `embedllm`, `zooter`), `random` and `length`."""
+    """Register `mf`, `sw`, the many-model head kinds (`knn`, `embedllm`, `zooter`), `random` and `length`."""
     register("mf", _mf, needs_artifact=True)
+    register("sw", _sw, needs_artifact=True)
     for kind in ("knn", "embedllm", "zooter"):  # trained differently, run alike: encoder → ONNX head
         register(kind, _head, needs_artifact=True)
     register("random", _random, needs_artifact=False)
