@@ -2,7 +2,8 @@
 
 RouteLLM (`SWRankingRouter`) refits, for every request, a Bradley–Terry (Elo) model on all stored
 training battles, each weighted by how similar its prompt is to the query:
-`w_i = γ^(1 + sim_i / max_j sim_j)` with γ = 10 (code: `10 * 10 ** (sim / max_sim)`); models are first
+`w_i = γ^(1 + sim_i / max_j sim_j)` with γ = 10 (code: `10 * 10 ** (sim / max_sim)`; an artifact built
+here records its own γ, chosen on validation battles, in its manifest); models are first
 grouped into tiers by their global Elo, and the score is P(strong's tier beats weak's tier). It runs
 sklearn's `LogisticRegression` on ~165k duplicated battle rows per request (2.9 req/s reported).
 
