@@ -44,4 +44,5 @@ def test_the_docs_have_examples() -> None:
         "cascade-evaluation.md",
         "pipelines.md",
         "search.md",
+        "training.md",
     }

@@ -74,6 +74,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from routerkit.train.user import train_router
+
+    manifest = train_router(args.kind, args.data, args.out, strong=args.strong, weak=args.weak)
+    print(f"wrote {args.out} ({manifest.kind}, {len(manifest.models)} models)")
+    print(f"load it with routerkit.load({str(args.out)!r})")
+    for table, values in manifest.metrics.items():
+        print(f"  {table}: " + ", ".join(f"{key} {value:g}" for key, value in values.items()))
+    return 0
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from routerkit.plugins.manager import default_plugins
 
@@ -147,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--points", type=int, default=101, help="points of the threshold sweep")
     ev.add_argument("--plot", type=Path, default=Path("routerkit-eval.png"), help="cost-quality PNG")
     ev.set_defaults(run=_cmd_eval)
+
+    train = sub.add_parser("train", help="train a router of any kind on a dataset folder (extra `train`)")
+    train.add_argument("--kind", required=True, help="knn, embedllm, zooter, mf or sw")
+    train.add_argument("--data", type=Path, required=True, help="dataset folder in the outcome format (docs/data.md)")
+    train.add_argument("--out", type=Path, required=True, help="artifact folder to write; its name is the router's")
+    train.add_argument("--strong", help="strong model, for the strong/weak kinds mf and sw")
+    train.add_argument("--weak", help="weak model, for the strong/weak kinds mf and sw")
+    train.set_defaults(run=_cmd_train)
 
     sub.add_parser("plugins", help="list plugins, versions and failures").set_defaults(run=_cmd_plugins)
 
