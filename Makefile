@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 export ROUTERKIT_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: demo test bench models lint clean
+.PHONY: demo test bench bench-quality models lint clean
 
 INTEGRATIONS := integrations/langchain integrations/llamaindex integrations/dspy
 
@@ -40,8 +40,13 @@ bench: $(STAMP)
 	$(PY) bench/server_load.py --out docs/benchmarks.md
 	$(PY) bench/cascade_offline.py
 	$(PY) bench/search_synthetic.py
+	$(PY) bench/sw_speed.py
+
+# Routing-quality tables (test splits, every choice on train/val); slow the first time: it embeds every prompt.
+bench-quality: $(STAMP)
 	$(PY) bench/quality_many.py
 	$(PY) bench/embedllm_eval.py
+	$(PY) bench/transfer_routellm.py
 
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference
