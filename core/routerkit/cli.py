@@ -1,4 +1,4 @@
-"""The `routerkit` command: `list`, `route`, `eval`, `plugins`, `serve`."""
+"""The `routerkit` command: `list`, `route`, `eval`, `train`, `adapt`, `plugins`, `serve`."""
 
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ def _calibration_prompts(path: Path | None) -> list[str]:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from routerkit.eval.report import evaluate, format_group
 
-    results = evaluate(args.router, dataset=args.dataset, points=args.points, plot=args.plot)
+    pairwise = _eval_many_model_routers(args)
+    if args.router and not pairwise:
+        return 0
+    results = evaluate(pairwise or None, dataset=args.dataset, points=args.points, plot=args.plot)
     for group in results.groups:
         print(format_group(group))
         print()
@@ -80,6 +83,43 @@ def _cmd_train(args: argparse.Namespace) -> int:
     manifest = train_router(args.kind, args.data, args.out, strong=args.strong, weak=args.weak)
     print(f"wrote {args.out} ({manifest.kind}, {len(manifest.models)} models)")
     print(f"load it with routerkit.load({str(args.out)!r})")
+    for table, values in manifest.metrics.items():
+        print(f"  {table}: " + ", ".join(f"{key} {value:g}" for key, value in values.items()))
+    return 0
+
+
+def _eval_many_model_routers(args: argparse.Namespace) -> list[str]:
+    """Report every many-model router of `--router` on the test split; return the strong/weak ones."""
+    import routerkit
+    from routerkit.eval.many_report import evaluate_many, format_many
+
+    pairwise = []
+    for name in args.router or []:
+        router = routerkit.load(name)
+        if router.pairwise:
+            pairwise.append(name)
+        else:
+            print(format_many(evaluate_many(router, args.dataset, split=args.split)))
+            print()
+    return pairwise
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from routerkit.train.adapt import adapt_router
+
+    manifest = adapt_router(
+        args.router,
+        args.data,
+        args.out,
+        share=args.sample,
+        seed=args.seed,
+        strong=args.strong,
+        weak=args.weak,
+        allow_larger_sample=args.allow_larger_sample,
+    )
+    sample = manifest.training.datasets
+    print(f"wrote {args.out} (adapted {manifest.roles}; sample {sample})")
+    print(f"load it with routerkit.load({str(args.out)!r}); leave the ids in sample_ids.json out of any evaluation")
     for table, values in manifest.metrics.items():
         print(f"  {table}: " + ", ".join(f"{key} {value:g}" for key, value in values.items()))
     return 0
@@ -154,7 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="RouteLLM metrics with random, length and oracle baselines")
     ev.add_argument("--dataset", default="routellm")
-    ev.add_argument("--router", action="append", default=None, help="router name (repeatable; default mf)")
+    ev.add_argument(
+        "--router", action="append", default=None, help="router name or artifact folder (repeatable; default mf)"
+    )
+    ev.add_argument("--split", default="test", help="split for many-model routers (strong/weak: every prompt)")
     ev.add_argument("--points", type=int, default=101, help="points of the threshold sweep")
     ev.add_argument("--plot", type=Path, default=Path("routerkit-eval.png"), help="cost-quality PNG")
     ev.set_defaults(run=_cmd_eval)
@@ -166,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--strong", help="strong model, for the strong/weak kinds mf and sw")
     train.add_argument("--weak", help="weak model, for the strong/weak kinds mf and sw")
     train.set_defaults(run=_cmd_train)
+
+    adapt = sub.add_parser("adapt", help="refit a strong/weak router to your domain from a small labelled sample")
+    adapt.add_argument("--router", required=True, help="base strong/weak router: a name (mf, length) or a folder")
+    adapt.add_argument("--data", required=True, help="the domain: a dataset name or folder in the outcome format")
+    adapt.add_argument("--out", type=Path, required=True, help="artifact folder to write; its name is the router's")
+    adapt.add_argument("--sample", type=float, default=0.05, help="share of labelled prompts to use (at most 0.05)")
+    adapt.add_argument("--seed", type=int, default=0, help="seeds the sample and the cross-validation folds")
+    adapt.add_argument("--strong", help="strong model (default: the base router's)")
+    adapt.add_argument("--weak", help="weak model (default: the base router's)")
+    adapt.add_argument("--allow-larger-sample", action="store_true", help="accept --sample above 0.05")
+    adapt.set_defaults(run=_cmd_adapt)
 
     sub.add_parser("plugins", help="list plugins, versions and failures").set_defaults(run=_cmd_plugins)
 
