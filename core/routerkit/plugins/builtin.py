@@ -27,6 +27,12 @@ def _head(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
     return HeadRouter(directory, manifest, encoder, **options)
 
 
+def _adapted(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
+    from routerkit.routers.adapted import AdaptedRouter
+
+    return AdaptedRouter(directory, manifest, encoder, **options)
+
+
 def _random(**options: Any) -> Any:
     from routerkit.routers.baselines import RandomRouter
 
@@ -46,5 +52,6 @@ def register_routers(register: Callable[..., None]) -> None:
     register("sw", _sw, needs_artifact=True)
     for kind in ("knn", "embedllm", "zooter"):  # trained differently, run alike: encoder → ONNX head
         register(kind, _head, needs_artifact=True)
+    register("adapted", _adapted, needs_artifact=True)
     register("random", _random, needs_artifact=False)
     register("length", _length, needs_artifact=False)
