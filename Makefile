@@ -47,6 +47,7 @@ bench-quality: $(STAMP)
 	$(PY) bench/quality_many.py
 	$(PY) bench/embedllm_eval.py
 	$(PY) bench/transfer_routellm.py
+	$(PY) bench/adapt_routellm.py
 
 models: $(STAMP)
 	$(PIP) install -q -c onnx_models/scripts/constraints.txt --group reference
