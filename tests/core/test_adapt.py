@@ -13,6 +13,7 @@ from routerkit.cli import main
 from routerkit.data import OutcomeTable, Prompt, load_dataset, write_dataset
 from routerkit.errors import ArtifactError, ConfigError, UnknownNameError
 from routerkit.eval.metrics import summarize, threshold_sweep
+from routerkit.eval.report import evaluate
 from routerkit.plugins import Plugins
 from routerkit.routers.adapted import SAMPLE_FILE, AdaptedRouter, adapted_features
 from routerkit.train.adapt import MAX_SHARE, adapt_router, draw_sample, fit_combiner, soft_targets
@@ -59,13 +60,13 @@ def test_the_combiner_recovers_a_planted_direction() -> None:
 
 
 def _domain(folder: Path, n: int = 120) -> OutcomeTable:
-    """A toy domain: the strong model wins the proofs, the two tie on the greetings."""
+    """A toy domain (one task group): the strong model wins the proofs, the two tie on the greetings."""
     prompts, scores = [], []
     for i in range(n):
         proof = i % 2 == 0
         text = f"Prove that {i} + {i + 2} is even, using induction on n." if proof else f"Say hello to friend {i}."
         digest = hashlib.sha1(text.encode()).hexdigest()
-        prompts.append(Prompt(f"p{i}", text, "proofs" if proof else "chat", digest, "test"))
+        prompts.append(Prompt(f"p{i}", text, "toy/proofs" if proof else "toy/chat", digest, "test"))
         scores.append([1.0, 0.0] if proof else [1.0, 1.0])
     grid = np.array(scores)
     table = OutcomeTable(
@@ -105,10 +106,12 @@ def test_the_artifact_loads_routes_and_records_its_sample(adapted: tuple[Path, O
     held = [p for p in table.prompts if p.id not in router.sample_ids]  # what an honest evaluation scores
     assert len(held) == len(table) - 30
     scores = router.scores([p.text for p in held])[:, 0]
-    proofs = np.array([p.task == "proofs" for p in held])
+    proofs = np.array([p.task == "toy/proofs" for p in held])
     assert scores[proofs].min() > scores[~proofs].max()  # learnt from the sample alone
     assert router.route("Prove that 40 + 42 is even, using induction on n.").model == STRONG
-    assert router.route("Say hello to friend 999.").model == WEAK
+    sampled = router.scores([p.text for p in table.prompts if p.id in router.sample_ids])[:, 0]
+    threshold = router.default_policy.params()["threshold"]
+    assert abs(np.mean(sampled >= threshold) - 0.5) <= 1 / 30 + 1e-9  # the default sends half the sample strong
     one = router.scores([held[0].text])
     np.testing.assert_allclose(one, router.scores([p.text for p in held[:5]])[:1], atol=1e-6)
 
@@ -157,3 +160,13 @@ def test_the_cli_adapts_and_reports(tmp_path: Path, plugins: Plugins, capsys: py
     assert f"wrote {out}" in printed and "sample_ids.json" in printed and "toy/sample_cv" in printed
     assert main([*base, *pair, "--sample", "0.2"]) == 2
     assert "allow-larger-sample" in capsys.readouterr().err
+
+
+def test_evaluation_leaves_the_sample_out_and_the_pair_is_fixed(adapted: tuple[Path, OutcomeTable]) -> None:
+    out, table = adapted
+    result = evaluate([str(out)], dataset=table, strong=STRONG, weak=WEAK, plot=None, progress=False)
+    (group,) = result.groups
+    assert group.n == len(table) - 30  # the 30 labelled prompts are scored by no router
+    assert routerkit.load(out, strong=STRONG, weak=WEAK).strong == STRONG
+    with pytest.raises(ConfigError, match="adapted for"):
+        routerkit.load(out, strong=WEAK, weak=STRONG)

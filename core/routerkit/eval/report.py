@@ -76,9 +76,11 @@ def evaluate(
     """
     table = dataset if isinstance(dataset, OutcomeTable) else load_dataset(dataset)
     strong, weak = _pair(table, strong, weak)
-    rows = _complete_rows(table, strong, weak)
-    texts = [table.prompts[i].text for i in rows]
     named = [_as_router(r, strong, weak) for r in (routers or ["mf"])]
+    # An adapted router was fitted on labelled prompts (`sample_ids`): no router is scored on them.
+    fitted_on = frozenset().union(*(getattr(r, "sample_ids", frozenset()) for r in named))
+    rows = [i for i in _complete_rows(table, strong, weak) if table.prompts[i].id not in fitted_on]
+    texts = [table.prompts[i].text for i in rows]
     scores = {r.name: cached_scores(r, texts, progress=progress)[:, 0] for r in named}
     scores.setdefault("length", LengthRouter(strong=strong, weak=weak).scores(texts)[:, 0])
     strong_q, weak_q = table.column(strong)[rows], table.column(weak)[rows]

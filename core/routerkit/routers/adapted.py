@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routerkit.artifacts import RouterManifest, verify_files
-from routerkit.errors import ArtifactError, BackendError
+from routerkit.errors import ArtifactError, BackendError, ConfigError
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.mf import default_policy_of
 from routerkit.runtime.encoder import Encoder
@@ -60,6 +60,7 @@ class AdaptedRouter(Router):
         directory: the artifact folder written by `routerkit adapt`, verified by sha256.
         manifest: its validated manifest (`kind: "adapted"`).
         encoder: the encoder the combiner was fitted on (its sha256 must match the manifest).
+        strong, weak: accepted for symmetry with the other strong/weak kinds; must name the fitted pair.
         device, threads: see `routerkit.runtime.create_session`; also used to load the base router.
 
     Attributes:
@@ -69,6 +70,7 @@ class AdaptedRouter(Router):
     Raises:
         ArtifactError: if a file fails verification, the encoder differs, or the base router is missing or
             is no longer the one the combiner was fitted on.
+        ConfigError: if `strong`/`weak` name another pair than the one the combiner was fitted for.
     """
 
     def __init__(
@@ -77,6 +79,8 @@ class AdaptedRouter(Router):
         manifest: RouterManifest,
         encoder: Encoder,
         *,
+        strong: str | None = None,
+        weak: str | None = None,
         device: Device = "cpu",
         threads: int | None = None,
     ) -> None:
@@ -84,6 +88,14 @@ class AdaptedRouter(Router):
         _check_encoder(manifest, encoder)
         if manifest.roles is None:
             raise ArtifactError(f"Router {manifest.name!r} declares no strong/weak roles in its manifest.")
+        if (strong or manifest.roles.strong, weak or manifest.roles.weak) != (
+            manifest.roles.strong,
+            manifest.roles.weak,
+        ):
+            raise ConfigError(
+                f"Router {manifest.name!r} was adapted for {manifest.roles.strong!r} vs {manifest.roles.weak!r}, "
+                f"not {strong!r} vs {weak!r}. Run `routerkit adapt --strong ... --weak ...` for that pair."
+            )
         by_name = {m.name: m for m in manifest.models}
         super().__init__(
             name=manifest.name,
