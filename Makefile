@@ -57,6 +57,7 @@ models: $(STAMP)
 	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/knn_*.json
 	$(PY) -m routerkit.train.build_heads --out-root onnx_models/routerkit_models/routers onnx_models/recipes/zooter_*.json
 	$(PY) -m routerkit.train.build_sw --recipe onnx_models/recipes/sw.json --out onnx_models/routerkit_models/routers/sw
+	$(PY) -m routerkit.train.build_classifier --recipe onnx_models/recipes/classifier.json --out onnx_models/routerkit_models/routers/classifier --checkpoint .cache/classifier/checkpoint.pt
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

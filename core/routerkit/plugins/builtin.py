@@ -21,6 +21,12 @@ def _sw(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
     return SWRouter(directory, manifest, encoder, **options)
 
 
+def _classifier(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
+    from routerkit.routers.classifier import ClassifierRouter
+
+    return ClassifierRouter(directory, manifest, encoder, **options)
+
+
 def _head(directory: Path, manifest: Any, encoder: Any, **options: Any) -> Any:
     from routerkit.routers.head import HeadRouter
 
@@ -47,9 +53,10 @@ def _length(**options: Any) -> Any:
 
 @hookimpl
 def register_routers(register: Callable[..., None]) -> None:
-    """Register `mf`, `sw`, the many-model head kinds (`knn`, `embedllm`, `zooter`), `random` and `length`."""
+    """Register `mf`, `sw`, `classifier`, the head kinds (`knn`, `embedllm`, `zooter`), `random` and `length`."""
     register("mf", _mf, needs_artifact=True)
     register("sw", _sw, needs_artifact=True)
+    register("classifier", _classifier, needs_artifact=True)
     for kind in ("knn", "embedllm", "zooter"):  # trained differently, run alike: encoder → ONNX head
         register(kind, _head, needs_artifact=True)
     register("adapted", _adapted, needs_artifact=True)
