@@ -2,8 +2,8 @@
 
 Run as `python -m routerkit.train.build_classifier --recipe onnx_models/recipes/classifier.json --out DIR`
 (`make models` does this for the shipped router). `--checkpoint FILE` keeps the fine-tuned torch
-weights: an existing file is loaded instead of training again (its recipe must match), so export
-and evaluation can be rerun without the CPU-heavy fine-tuning.
+weights: a file written from the same recipe is loaded instead of training again (one from another
+recipe is replaced), so export and evaluation can be rerun without the CPU-heavy fine-tuning.
 
 Steps: soft 3-way targets from the train/val splits (`routerkit.train.classifier`), fine-tuning with
 the best validation checkpoint kept, export of transformer + pooling + head + softmax as one graph,
@@ -85,15 +85,16 @@ def train_or_load(
     torch = require("torch")
     hp = recipe.hyperparameters
     torch.set_num_threads(hp.threads)
+    torch.manual_seed(hp.seed)  # the head's initial weights
     model = ClassifierModel(load_base_model(hp.dropout), hp.dropout)
-    if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
-        if saved["recipe_key"] != _recipe_key(recipe):
-            raise ArtifactError(f"Checkpoint {str(checkpoint)!r} was trained from another recipe; delete it.")
+    saved = torch.load(checkpoint, weights_only=False) if checkpoint is not None and checkpoint.is_file() else None
+    if saved is not None and saved["recipe_key"] == _recipe_key(recipe):
         model.load_state_dict(saved["state"])
         model.eval()
         log(f"loaded fine-tuned weights from {checkpoint}")
-        return model, saved["info"]
+        return model, dict(saved["info"])
+    if saved is not None:
+        log(f"checkpoint {checkpoint} was trained from another recipe: training again (it will be replaced)")
     tokenizer = make_tokenizer(encoder, hp.max_length)
     ids = {name: [e.ids for e in tokenizer.encode_batch(ex.texts)] for name, ex in (("train", train), ("val", val))}
     log(f"examples: train {train.counts}, val {val.counts}; max_length {hp.max_length}")
