@@ -4,7 +4,7 @@ Run by `make bench-quality` (about 30 s once the embeddings are cached). `routel
 nothing here is trained or tuned on its outcomes. The candidates are
 
 - the free baselines: random (0.5 by construction), prompt length, and the oracle (the ceiling);
-- the shipped strong/weak routers (`mf`; `sw` when installed), trained on battles of other datasets;
+- the shipped strong/weak routers (`mf`, `sw`, `classifier` when installed), trained on other datasets;
 - ridge regressions on [MiniLM embedding, log length] of the train prompts of `mmlu-pro`, `zeroeval`
   and `llmrouter`, predicting a per-prompt target that needs no `routellm` label: *difficulty* (mean
   failure over all models), *Mixtral fails* (1 − Mixtral's score, where Mixtral was measured), and
@@ -147,7 +147,7 @@ def transfer_one(
 def shipped_scores(texts: list[str]) -> dict[str, Matrix]:
     """The installed strong/weak routers that know the pair."""
     out = {}
-    for name in ("mf", "sw"):
+    for name in ("mf", "sw", "classifier"):
         try:
             router = routerkit.load(name, strong=STRONG, weak=WEAK)
         except RouterkitError as exc:

@@ -185,3 +185,14 @@ def test_the_shipped_classifier_routes_and_records_its_metrics(plugins: Plugins)
     hyper = router.manifest.training.hyperparameters
     assert float(hyper[f"{hyper['graph_mode']}_parity_max_abs_diff"]) <= 0.05
     assert sum(f.bytes for f in router.manifest.files.values()) <= 25_000_000
+
+
+def test_any_pair_of_its_models_can_be_routed_with_the_same_score(plugins: object) -> None:
+    default = routerkit.load("classifier")
+    names = [m.name for m in default.manifest.models]  # type: ignore[attr-defined]
+    other = routerkit.load("classifier", strong=names[0], weak=names[-1])
+    assert (other.strong, other.weak) == (names[0], names[-1])
+    prompts = ["What is 2 + 2?", "Prove that the square root of 2 is irrational."]
+    assert np.allclose(other.scores(prompts), default.scores(prompts))
+    with pytest.raises(routerkit.errors.UnknownNameError, match="gpt-9"):
+        routerkit.load("classifier", strong="gpt-9")

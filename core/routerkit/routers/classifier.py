@@ -61,6 +61,8 @@ class ClassifierRouter(Router):
         directory: the artifact folder (manifest, `classifier.onnx`, `classifier.json`), verified by sha256.
         manifest: its validated manifest (roles name the strong and weak model).
         encoder: the encoder whose tokenizer the graph was trained with (sha256 must match).
+        strong, weak: the pair to route between, any two of the manifest's models (default: its roles);
+            the score is the same for every pair (the head learned tiers, not models).
         device, threads: see `routerkit.runtime.create_session`.
     """
 
@@ -70,6 +72,8 @@ class ClassifierRouter(Router):
         manifest: RouterManifest,
         encoder: Encoder,
         *,
+        strong: str | None = None,
+        weak: str | None = None,
         device: Device = "cpu",
         threads: int | None = None,
     ) -> None:
@@ -83,7 +87,9 @@ class ClassifierRouter(Router):
         if manifest.roles is None:
             raise ArtifactError(f"Router {manifest.name!r} declares no strong/weak roles in its manifest.")
         by_name = {m.name: m for m in manifest.models}
-        pair = [_model(by_name, manifest.roles.strong), _model(by_name, manifest.roles.weak)]
+        # The head was trained on strong-tier vs weak-tier outcomes, so its score does not depend on which
+        # two of the manifest's models are routed between: `strong`/`weak` only name the candidates.
+        pair = [_model(by_name, strong or manifest.roles.strong), _model(by_name, weak or manifest.roles.weak)]
         super().__init__(
             name=manifest.name,
             version=manifest.version,
@@ -147,7 +153,9 @@ class ClassifierRouter(Router):
 
 def _model(by_name: dict[str, ModelEntry], name: str) -> ModelEntry:
     if name not in by_name:
-        raise UnknownNameError("model", name, by_name, "The manifest's roles must name models it lists.")
+        raise UnknownNameError(
+            "model", name, by_name, "A `classifier` router can route between any two of these models."
+        )
     return by_name[name]
 
 
