@@ -27,6 +27,7 @@ __all__ = [
     "RouterManifest",
     "TokenizerSettings",
     "TrainingData",
+    "check_encoder",
     "read_manifest",
     "sha256_of",
     "verify_files",
@@ -197,6 +198,20 @@ def read_manifest(
         return schema.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as exc:
         raise ArtifactError(f"Manifest {str(path)!r} is invalid: {exc}. Rebuild the artifact (`make models`).") from exc
+
+
+def check_encoder(manifest: RouterManifest, encoder_sha256: str) -> None:
+    """Refuse to run a router on another encoder than the one its files were made with.
+
+    Raises:
+        ArtifactError: naming the router, the encoder it needs and both sha256.
+    """
+    if encoder_sha256 != manifest.encoder.sha256:
+        raise ArtifactError(
+            f"Router {manifest.name!r} ({manifest.kind}) was made with encoder {manifest.encoder.name!r} with "
+            f"sha256 {manifest.encoder.sha256}, but the loaded encoder has {encoder_sha256}. Install the matching "
+            "`routerkit-models`, or rebuild the router (`make models`, `routerkit train` or `routerkit adapt`)."
+        )
 
 
 def verify_files(directory: Path, files: dict[str, FileEntry]) -> None:

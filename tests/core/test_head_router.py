@@ -126,3 +126,10 @@ def test_the_kinds_load_through_the_registry(artifact: Path, plugins: Plugins) -
     )
     assert isinstance(router, HeadRouter) and router.candidates[0].name == "cheap"
     assert routerkit.Router in type(router).__mro__
+
+
+def test_another_encoder_is_refused(artifact: Path, plugins: Plugins) -> None:
+    manifest = RouterManifest.model_validate_json((artifact / "manifest.json").read_text(encoding="utf-8"))
+    other = manifest.model_copy(update={"encoder": EncoderRef(name="minilm_l6", sha256="0" * 64)})
+    with pytest.raises(ArtifactError, match=r"'toy' \(knn\) was made with encoder 'minilm_l6'.*routerkit train"):
+        HeadRouter(artifact, other, load_encoder("minilm_l6", plugins=plugins))

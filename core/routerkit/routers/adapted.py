@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from routerkit.artifacts import RouterManifest, verify_files
+from routerkit.artifacts import RouterManifest, check_encoder, verify_files
 from routerkit.errors import ArtifactError, BackendError, ConfigError
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.mf import default_policy_of
@@ -85,7 +85,7 @@ class AdaptedRouter(Router):
         threads: int | None = None,
     ) -> None:
         verify_files(directory, manifest.files)
-        _check_encoder(manifest, encoder)
+        check_encoder(manifest, encoder.sha256)
         if manifest.roles is None:
             raise ArtifactError(f"Router {manifest.name!r} declares no strong/weak roles in its manifest.")
         if (strong or manifest.roles.strong, weak or manifest.roles.weak) != (
@@ -148,15 +148,6 @@ def read_sample_ids(directory: Path) -> frozenset[str]:
         raise ArtifactError(
             f"{str(path)!r} is missing or malformed ({exc}); rewrite the artifact with `routerkit adapt`."
         ) from exc
-
-
-def _check_encoder(manifest: RouterManifest, encoder: Encoder) -> None:
-    if encoder.sha256 != manifest.encoder.sha256:
-        raise ArtifactError(
-            f"Router {manifest.name!r} was fitted on encoder {manifest.encoder.name!r} with sha256 "
-            f"{manifest.encoder.sha256}, but the loaded encoder has {encoder.sha256}. "
-            "Install the matching `routerkit-models` or run `routerkit adapt` again."
-        )
 
 
 def _load_base(manifest: RouterManifest, device: Device, threads: int | None) -> Router:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from routerkit.artifacts import ModelEntry, RouterManifest, verify_files
+from routerkit.artifacts import ModelEntry, RouterManifest, check_encoder, verify_files
 from routerkit.errors import ArtifactError, BackendError, UnknownNameError
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.mf import default_policy_of
@@ -78,12 +78,7 @@ class ClassifierRouter(Router):
         threads: int | None = None,
     ) -> None:
         verify_files(directory, manifest.files)
-        if encoder.sha256 != manifest.encoder.sha256:
-            raise ArtifactError(
-                f"Router {manifest.name!r} was built with encoder {manifest.encoder.name!r} (sha256 "
-                f"{manifest.encoder.sha256}), but the loaded encoder has {encoder.sha256}. "
-                "Install the matching `routerkit-models` or rebuild the router."
-            )
+        check_encoder(manifest, encoder.sha256)
         if manifest.roles is None:
             raise ArtifactError(f"Router {manifest.name!r} declares no strong/weak roles in its manifest.")
         by_name = {m.name: m for m in manifest.models}

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routerkit.artifacts import ModelEntry, RouterManifest, verify_files
-from routerkit.errors import ArtifactError, BackendError, ConfigError, UnknownNameError
+from routerkit.artifacts import ModelEntry, RouterManifest, check_encoder, verify_files
+from routerkit.errors import BackendError, ConfigError, UnknownNameError
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.mf import default_policy_of
 from routerkit.runtime.encoder import Encoder
@@ -56,7 +56,7 @@ class HeadRouter(Router):
         threads: int | None = None,
     ) -> None:
         verify_files(directory, manifest.files)
-        _check_encoder(manifest, encoder)
+        check_encoder(manifest, encoder.sha256)
         chosen = _candidates(manifest, models)
         super().__init__(
             name=manifest.name,
@@ -98,15 +98,6 @@ class HeadRouter(Router):
 
     def _score_texts(self, texts: list[str]) -> Scores:
         return self.scores_of_embeddings(self.encoder.embed(texts))[:, self._columns]
-
-
-def _check_encoder(manifest: RouterManifest, encoder: Encoder) -> None:
-    if encoder.sha256 != manifest.encoder.sha256:
-        raise ArtifactError(
-            f"Router {manifest.name!r} was trained on encoder {manifest.encoder.name!r} with sha256 "
-            f"{manifest.encoder.sha256}, but the loaded encoder has {encoder.sha256}. "
-            "Install the matching `routerkit-models` or retrain the router."
-        )
 
 
 def _candidates(manifest: RouterManifest, models: Sequence[str] | None) -> list[ModelEntry]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routerkit.artifacts import ModelEntry, RouterManifest, verify_files
+from routerkit.artifacts import ModelEntry, RouterManifest, check_encoder, verify_files
 from routerkit.errors import ArtifactError, BackendError, UnknownNameError
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.policies import CostAware, Policy, Threshold
@@ -54,12 +54,7 @@ class MFRouter(Router):
         threads: int | None = None,
     ) -> None:
         verify_files(directory, manifest.files)
-        if encoder.sha256 != manifest.encoder.sha256:
-            raise ArtifactError(
-                f"Router {manifest.name!r} was trained on encoder {manifest.encoder.name!r} with sha256 "
-                f"{manifest.encoder.sha256}, but the loaded encoder has {encoder.sha256}. "
-                "Install the matching `routerkit-models` or retrain the router."
-            )
+        check_encoder(manifest, encoder.sha256)
         roles = manifest.roles
         if roles is None:
             raise ArtifactError(f"Router {manifest.name!r} declares no strong/weak roles in its manifest.")

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from routerkit.artifacts import ModelEntry, RouterManifest, verify_files
+from routerkit.artifacts import ModelEntry, RouterManifest, check_encoder, verify_files
 from routerkit.errors import ArtifactError, BackendError, ConfigError, UnknownNameError
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.mf import default_policy_of
@@ -143,12 +143,7 @@ class SWRouter(Router):
         verify_files(directory, manifest.files)
         if TIERS_FILE not in manifest.files:
             raise ArtifactError(f"Router {manifest.name!r} lists no {TIERS_FILE!r}; it is not an `sw` artifact.")
-        if encoder.sha256 != manifest.encoder.sha256:
-            raise ArtifactError(
-                f"Router {manifest.name!r} stores embeddings of encoder {manifest.encoder.name!r} with sha256 "
-                f"{manifest.encoder.sha256}, but the loaded encoder has {encoder.sha256}. "
-                "Install the matching `routerkit-models` or rebuild the router."
-            )
+        check_encoder(manifest, encoder.sha256)
         if manifest.roles is None:
             raise ArtifactError(f"Router {manifest.name!r} declares no strong/weak roles in its manifest.")
         self.tiers = read_tiers(directory, manifest)
