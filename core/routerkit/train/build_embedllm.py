@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 import routerkit
 from routerkit.artifacts import EncoderRef, FileEntry, Name, PolicySpec, RouterManifest, TrainingData, sha256_of
 from routerkit.data.format import OutcomeTable, load_dataset
-from routerkit.errors import ArtifactError, ConfigError
+from routerkit.errors import ArtifactError
 from routerkit.routers.head import HeadRouter
 from routerkit.routers.registry import load_encoder
 from routerkit.runtime.session import create_session
@@ -41,6 +41,7 @@ from routerkit.train.embedllm_eval import forecast_metrics, routing_summary
 from routerkit.train.embedllm_head import write_head
 from routerkit.train.export import HEAD_INPUT
 from routerkit.train.manifest import model_entries
+from routerkit.train.recipe import read_recipe_file
 
 torch: Any = require("torch")
 
@@ -85,12 +86,7 @@ def read_embedllm_recipe(path: Path) -> EmbedLLMRecipe:
     Raises:
         ConfigError: naming the file and the invalid field.
     """
-    try:
-        return EmbedLLMRecipe.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Recipe {str(path)!r} does not exist.") from None
-    except ValidationError as exc:
-        raise ConfigError(f"Recipe {str(path)!r} is invalid: {exc}") from exc
+    return read_recipe_file(EmbedLLMRecipe.model_validate_json, path)
 
 
 def split_rows(table: OutcomeTable, split: str) -> npt.NDArray[np.intp]:

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from routerkit.artifacts import Name, Roles
 from routerkit.data import OutcomeTable
 from routerkit.errors import ConfigError
 from routerkit.train._torch import require
+from routerkit.train.recipe import PairRecipe, read_recipe_file
 
 torch: Any = require("torch")
 
@@ -74,20 +74,9 @@ class ClassifierHyperparameters(BaseModel):
     seed: int = 0
 
 
-class ClassifierRecipe(BaseModel):
+class ClassifierRecipe(PairRecipe):
     """Everything that determines a trained `classifier` artifact, besides the data and tool versions."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: Name
-    version: str
-    description: str
-    encoder: Name
-    """The packaged encoder whose tokenizer (and weights' origin) the classifier shares."""
-    datasets: tuple[str, ...] = Field(min_length=1)
-    roles: Roles
-    default_strong_share: float = Field(0.5, ge=0.0, le=1.0)
-    licence: str
-    evaluation: tuple[str, ...] = ("routellm",)
     hyperparameters: ClassifierHyperparameters = ClassifierHyperparameters()
 
 
@@ -97,12 +86,7 @@ def read_classifier_recipe(path: Path) -> ClassifierRecipe:
     Raises:
         ConfigError: naming the file and the invalid field.
     """
-    try:
-        return ClassifierRecipe.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Recipe {str(path)!r} does not exist.") from None
-    except ValidationError as exc:
-        raise ConfigError(f"Recipe {str(path)!r} is invalid: {exc}") from exc
+    return read_recipe_file(ClassifierRecipe.model_validate_json, path)
 
 
 # ---------------------------------------------------------------------------------------------- labels

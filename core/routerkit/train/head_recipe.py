@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from routerkit.artifacts import Name
-from routerkit.errors import ConfigError
+from routerkit.train.recipe import read_recipe_file
 from routerkit.train.zooter import ZooterHyperparameters
 
 __all__ = ["HeadRecipe", "KnnRecipe", "ZooterRecipe", "read_head_recipe"]
@@ -68,9 +68,4 @@ def read_head_recipe(path: Path) -> KnnRecipe | ZooterRecipe:
     Raises:
         ConfigError: naming the file and the invalid field.
     """
-    try:
-        return _ADAPTER.validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Recipe {str(path)!r} does not exist.") from None
-    except ValidationError as exc:
-        raise ConfigError(f"Recipe {str(path)!r} is invalid: {exc}") from exc
+    return read_recipe_file(_ADAPTER.validate_json, path)

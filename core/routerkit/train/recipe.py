@@ -1,15 +1,19 @@
-"""The training recipe of an `mf` router: a frozen, validated config read from JSON."""
+"""Training recipes: the `mf` recipe, the fields every strong/weak recipe shares, and reading a recipe file."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from routerkit.artifacts import Name, Roles
 from routerkit.errors import ConfigError
 
-__all__ = ["MFHyperparameters", "MFRecipe", "read_recipe"]
+__all__ = ["MFHyperparameters", "MFRecipe", "PairRecipe", "read_recipe", "read_recipe_file"]
+
+R = TypeVar("R")
 
 
 class MFHyperparameters(BaseModel):
@@ -29,8 +33,8 @@ class MFHyperparameters(BaseModel):
     seed: int = 0
 
 
-class MFRecipe(BaseModel):
-    """Everything that determines a trained `mf` artifact, besides the data and tool versions."""
+class PairRecipe(BaseModel):
+    """The fields every strong/weak recipe shares (`mf`, `sw`, `classifier`); each kind adds its hyperparameters."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: Name
@@ -44,18 +48,32 @@ class MFRecipe(BaseModel):
     licence: str
     evaluation: tuple[str, ...] = ("routellm",)
     """Datasets whose test metrics go into the manifest (never used for training or tuning)."""
+
+
+class MFRecipe(PairRecipe):
+    """Everything that determines a trained `mf` artifact, besides the data and tool versions."""
+
     hyperparameters: MFHyperparameters = MFHyperparameters()
 
 
-def read_recipe(path: Path) -> MFRecipe:
-    """Read and validate a recipe file.
+def read_recipe_file(parse: Callable[[str], R], path: Path) -> R:
+    """Read the recipe file `path` with `parse` (a model's or an adapter's `validate_json`).
 
     Raises:
-        ConfigError: naming the file and the invalid field.
+        ConfigError: naming the file and, for an invalid recipe, the field.
     """
     try:
-        return MFRecipe.model_validate_json(path.read_text(encoding="utf-8"))
+        return parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"Recipe {str(path)!r} does not exist.") from None
     except ValidationError as exc:
         raise ConfigError(f"Recipe {str(path)!r} is invalid: {exc}") from exc
+
+
+def read_recipe(path: Path) -> MFRecipe:
+    """Read and validate an `mf` recipe file.
+
+    Raises:
+        ConfigError: naming the file and the invalid field.
+    """
+    return read_recipe_file(MFRecipe.model_validate_json, path)

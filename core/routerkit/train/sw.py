@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from routerkit.artifacts import Name, Roles
 from routerkit.data import Battles, OutcomeTable, load_dataset
 from routerkit.errors import ConfigError
 from routerkit.routers.sw import fit_bradley_terry
 from routerkit.runtime.encoder import Encoder
 from routerkit.train.embeddings import table_embeddings
+from routerkit.train.recipe import PairRecipe, read_recipe_file
 
 __all__ = [
     "PromptWins",
@@ -59,36 +59,19 @@ class SWHyperparameters(BaseModel):
     """Newton steps per query, started from the global tier ratings."""
 
 
-class SWRecipe(BaseModel):
+class SWRecipe(PairRecipe):
     """Everything that determines a built `sw` artifact, besides the data and tool versions."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: Name
-    version: str
-    description: str
-    encoder: Name
-    datasets: tuple[str, ...] = Field(min_length=1)
-    roles: Roles
-    default_strong_share: float = Field(0.5, ge=0.0, le=1.0)
-    """The default threshold sends this share of the validation prompts to the strong model."""
-    licence: str
-    evaluation: tuple[str, ...] = ("routellm",)
-    """Datasets whose test metrics go into the manifest (never used for building or tuning)."""
     hyperparameters: SWHyperparameters = SWHyperparameters()
 
 
 def read_sw_recipe(path: Path) -> SWRecipe:
-    """Read and validate an `sw` recipe file.
+    """Read and validate a recipe file.
 
     Raises:
         ConfigError: naming the file and the invalid field.
     """
-    try:
-        return SWRecipe.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Recipe {str(path)!r} does not exist.") from None
-    except ValidationError as exc:
-        raise ConfigError(f"Recipe {str(path)!r} is invalid: {exc}") from exc
+    return read_recipe_file(SWRecipe.model_validate_json, path)
 
 
 def global_ratings(data: Battles, *, iterations: int = 30) -> Floats:
