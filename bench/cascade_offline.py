@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import routerkit
+from _blocks import write_section
 from routerkit._env import cache_dir
 from routerkit.data.format import OutcomeTable, load_dataset
 from routerkit.eval.bootstrap import bootstrap_resamples, percentile_interval
@@ -59,7 +59,6 @@ Vector = npt.NDArray[np.float64]
 
 DATASET = "zeroeval"
 START, END = "<!-- cascade-offline:start -->", "<!-- cascade-offline:end -->"
-BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
 TARGETS = (0.5, 0.8, 1.0)  # cost to recover these fractions of the weak → strong accuracy gap (PGR)
 FIXED_TARGET = 0.8  # the gap fraction the val-chosen thresholds aim for
 CHEAP_SHARE = 0.10  # the close pair's weak model costs at most this share of the strong one on val
@@ -632,16 +631,6 @@ def section(results: list[PairResult], setting: list[str], seconds: float) -> st
     return "\n".join([*lines, END, ""])
 
 
-def write_section(out: Path, block: str) -> None:
-    """Replace the marked block of `out` with `block`, or append it when the page has none."""
-    page = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BLOCK.search(page):
-        page = BLOCK.sub(lambda _: block, page, count=1)
-    else:
-        page = page.rstrip("\n") + ("\n\n" if page else "") + block
-    out.write_text(page, encoding="utf-8")
-
-
 # -------------------------------------------------------------------------------------- the plot
 
 STYLES = {
@@ -750,7 +739,7 @@ def main() -> None:
     for out in args.out:
         # The method page holds the block itself: point up and down instead of to itself.
         here = out.name == "cascade-evaluation.md"
-        write_section(out, block.replace(METHOD_LINK, "method above, reading below") if here else block)
+        write_section(out, START, END, block.replace(METHOD_LINK, "method above, reading below") if here else block)
         print(f"wrote the cascade-offline block into {out}")
     print(f"wrote {args.plot}")
 

@@ -20,13 +20,13 @@ It replaces the `embedllm` block of `docs/benchmarks.md` (appends it if missing)
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import routerkit
+from _blocks import write_section
 from routerkit.data.format import OutcomeTable, load_dataset
 from routerkit.routers.head import HeadRouter
 from routerkit.train.build_embedllm import cost_aware_choice, cost_matrix, split_rows
@@ -37,7 +37,6 @@ from routerkit.train.embedllm_probes import ModelPrior, fit_new_model, tower_fea
 from tqdm import tqdm
 
 START, END = "<!-- embedllm:start -->", "<!-- embedllm:end -->"
-BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
 # dataset → (artifact, task held out of training for part 3, models held out for part 4)
 DATASETS = {
     "mmlu-pro": ("embedllm_mmlu_pro", "mmlu-pro/math", 5),
@@ -340,13 +339,6 @@ def render(parts: dict[str, list[str]], seconds: float) -> str:
     )
 
 
-def write_block(path: Path, block: str) -> None:
-    """Replace the marked block of `path`, or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    text = BLOCK.sub(lambda _: block, text) if START in text else text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     """Run all four parts on the three datasets and write the block."""
     import torch
@@ -367,7 +359,7 @@ def main() -> None:
         parts["task"] += held_out_task(d, task)
         parts["probes"] += probes(d, n_out)
     block = render(parts, time.perf_counter() - started)
-    write_block(args.doc, block)
+    write_section(args.doc, START, END, block)
     print(block)
 
 

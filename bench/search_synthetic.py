@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import logging
 import platform
-import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from _blocks import write_section
 from routerkit.compose.search import (
     AXES,
     BayesianSearch,
@@ -37,7 +37,6 @@ SEEDS = range(25)
 WITHIN = (25, 50, 100)
 TOP = 5
 START, END = "<!-- search:start -->", "<!-- search:end -->"
-BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -137,16 +136,6 @@ def section(space: SearchSpace, ranked: list[Evaluation], runs: list[Runs], tabl
     )
 
 
-def write_section(out: Path, block: str) -> None:
-    """Replace the marked block of `out` with `block`, or append it when the page has none."""
-    page = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BLOCK.search(page):
-        page = BLOCK.sub(lambda _: block, page, count=1)
-    else:
-        page = page.rstrip("\n") + ("\n\n" if page else "") + block
-    out.write_text(page, encoding="utf-8")
-
-
 def main() -> None:
     """Evaluate the whole space, run every searcher over the seeds, write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -167,7 +156,7 @@ def main() -> None:
     ]
     block = section(space, ranked, runs, table_seconds)
     print(block)
-    write_section(args.out, block)
+    write_section(args.out, START, END, block)
     print(f"wrote the architecture search section into {args.out}")
 
 

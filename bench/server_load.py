@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _blocks import write_section
 
 CONCURRENCY = 200
 SEQUENTIAL = 50  # then this many requests one at a time per path, for the latency without queueing
@@ -36,7 +36,6 @@ CHUNKS, CHUNK_DELAY_S = 8, 0.005  # 8 content chunks + the role and finish chunk
 START, END = "<!-- server-load:start -->", "<!-- server-load:end -->"
 DIRECT = "direct to the upstream"
 CELLS = [("ttfb", 50), ("ttfb", 99), ("total", 50), ("total", 99)]
-BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
 PROMPTS = [
     "What is the capital of France?",
     "Write a haiku about rain.",
@@ -238,16 +237,6 @@ def section(lanes: dict[str, Lane]) -> str:
     )
 
 
-def write_section(out: Path, block: str) -> None:
-    """Replace the marked block of `out` with `block`, or append it when the page has none."""
-    page = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BLOCK.search(page):
-        page = BLOCK.sub(lambda _: block, page, count=1)
-    else:
-        page = page.rstrip("\n") + ("\n\n" if page else "") + block
-    out.write_text(page, encoding="utf-8")
-
-
 def main() -> None:
     """Start upstreams and server, measure every path, check there were no errors, write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -282,7 +271,7 @@ def main() -> None:
     errors = {name: sum(not s.ok for s in lane.bursts + lane.sequential) for name, lane in lanes.items()}
     if any(errors.values()):
         raise SystemExit(f"failed requests: {errors}")
-    write_section(args.out, block)
+    write_section(args.out, START, END, block)
     print(f"wrote the server load test into {args.out}")
 
 

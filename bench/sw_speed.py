@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _blocks import write_section
 from report import cpu_info
 from run import batches, make_prompts, time_calls
 
@@ -33,7 +33,7 @@ SINGLE_CALLS = 300
 BATCH_CALLS = 20
 DIRECT_CALLS = 3
 ROUTELLM_REQ_S = 2.9
-BLOCK = re.compile(r"<!-- sw:start -->.*?<!-- sw:end -->\n?", re.DOTALL)
+START, END = "<!-- sw:start -->", "<!-- sw:end -->"
 
 
 def single(router: Any, prompts: Sequence[str]) -> dict[str, float]:
@@ -147,13 +147,6 @@ def render(results: dict[str, Any], threads: int | None) -> str:
     return "\n".join(lines)
 
 
-def write_block(out: Path, block: str) -> None:
-    """Replace the `sw` block of `out`, or append it."""
-    page = out.read_text(encoding="utf-8") if out.is_file() else "# Benchmarks\n"
-    page = BLOCK.sub(lambda _: block, page) if BLOCK.search(page) else page.rstrip("\n") + "\n\n" + block
-    out.write_text(page, encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Measure and write the block."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -176,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(results["parts"], results["direct"], flush=True)
     results["load"] = (load_start, os.getloadavg()[0])
     block = render(results, args.threads)
-    write_block(args.out, block)
+    write_section(args.out, START, END, block)
     print(block)
 
 
