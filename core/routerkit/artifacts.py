@@ -52,6 +52,11 @@ class FileEntry(_Frozen):
     bytes: int = Field(ge=0)
     """File size in bytes."""
 
+    @classmethod
+    def of(cls, path: Path) -> FileEntry:
+        """The entry of the file at `path` as it is now (its sha256 and size), for a manifest."""
+        return cls(sha256=sha256_of(path), bytes=path.stat().st_size)
+
 
 class TokenizerSettings(_Frozen):
     """How the encoder's tokenizer is configured at run time (the file's own settings are overridden)."""

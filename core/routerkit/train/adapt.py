@@ -30,7 +30,6 @@ from routerkit.artifacts import (
     Roles,
     RouterManifest,
     TrainingData,
-    sha256_of,
 )
 from routerkit.data.format import OutcomeTable, load_dataset
 from routerkit.errors import ConfigError
@@ -242,7 +241,7 @@ def _manifest(
 ) -> RouterManifest:
     import routerkit
 
-    files = {f: FileEntry(sha256=sha256_of(out / f), bytes=(out / f).stat().st_size) for f in (HEAD_FILE, SAMPLE_FILE)}
+    files = {f: FileEntry.of(out / f) for f in (HEAD_FILE, SAMPLE_FILE)}
     return RouterManifest(
         name=name,
         kind="adapted",

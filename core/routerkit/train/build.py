@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import time
 from collections.abc import Sequence
@@ -26,18 +25,16 @@ from routerkit.artifacts import (
     PolicySpec,
     RouterManifest,
     TrainingData,
-    sha256_of,
 )
 from routerkit.calibration import threshold_for_share
 from routerkit.data import OutcomeTable, battles, training_tables
-from routerkit.eval.report import evaluate, format_group
 from routerkit.routers.mf import MFRouter
 from routerkit.routers.registry import load_encoder
 from routerkit.runtime.encoder import Encoder
 from routerkit.train._torch import require
 from routerkit.train.embeddings import embed_cached
 from routerkit.train.export import HEAD_INPUT, HEAD_OUTPUT, export_head, parity
-from routerkit.train.manifest import model_entries
+from routerkit.train.manifest import model_entries, pair_test_metrics
 from routerkit.train.mf import MFModel, fit_mf
 from routerkit.train.recipe import MFRecipe, read_recipe
 
@@ -92,27 +89,12 @@ def build_mf(recipe_path: Path, out: Path, *, golden: Path | None = None, log: A
         result.best_epoch,
     )
     router = MFRouter(out, manifest, encoder)
-    manifest = manifest.model_copy(update={"metrics": _test_metrics(router, recipe.evaluation, log)})
+    manifest = manifest.model_copy(update={"metrics": pair_test_metrics(router, recipe.evaluation, log)})
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     if golden is not None:
         _write_golden(router, golden)
     log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
     return manifest
-
-
-def _test_metrics(router: MFRouter, datasets: Sequence[str], log: Any) -> dict[str, dict[str, float]]:
-    """RouteLLM metrics per `dataset/task group`; CPTs a router never reaches are left out (not NaN)."""
-    metrics: dict[str, dict[str, float]] = {}
-    for dataset in datasets:
-        for group in evaluate([router], dataset=dataset, strong=router.strong, weak=router.weak).groups:
-            log(format_group(group))
-            summary = group.summaries[router.name]
-            values = {key: getattr(summary, key) for key in ("apgr", "auc", "cpt20", "cpt50", "cpt80")}
-            metrics[f"{dataset}/{group.group}"] = {
-                **{key: round(value, 4) for key, value in values.items() if math.isfinite(value)},
-                "n": float(group.n),
-            }
-    return metrics
 
 
 def _write_golden(router: MFRouter, path: Path) -> None:
@@ -160,7 +142,7 @@ def _manifest(
         status="experimental",
         description=recipe.description,
         encoder=EncoderRef(name=encoder.manifest.name, sha256=encoder.sha256),
-        files={HEAD_FILE: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
+        files={HEAD_FILE: FileEntry.of(head)},
         head_file=HEAD_FILE,
         head_input=HEAD_INPUT,
         head_output=HEAD_OUTPUT,

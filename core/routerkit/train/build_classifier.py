@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import platform
 import time
 from collections.abc import Sequence
@@ -28,11 +27,10 @@ from typing import Any
 import numpy as np
 
 import routerkit
-from routerkit.artifacts import EncoderRef, FileEntry, PolicySpec, RouterManifest, TrainingData, sha256_of
+from routerkit.artifacts import EncoderRef, FileEntry, PolicySpec, RouterManifest, TrainingData
 from routerkit.calibration import threshold_for_share
-from routerkit.data import OutcomeTable, load_dataset, training_tables
+from routerkit.data import OutcomeTable, training_tables
 from routerkit.errors import ArtifactError
-from routerkit.eval.report import evaluate, format_group
 from routerkit.routers.classifier import SPEC_FILE, ClassifierRouter, ClassifierSpec, make_tokenizer
 from routerkit.routers.registry import load_encoder
 from routerkit.runtime.encoder import Encoder
@@ -49,7 +47,7 @@ from routerkit.train.classifier import (
     tier_columns,
 )
 from routerkit.train.classifier_export import MODES, quantise, torch_probs
-from routerkit.train.manifest import model_entries
+from routerkit.train.manifest import model_entries, pair_test_metrics
 
 __all__ = ["GRAPH_FILE", "build_classifier", "examples", "main", "measure_graph"]
 
@@ -163,26 +161,10 @@ def build_classifier(
         }
     )
     router = ClassifierRouter(out, manifest, encoder, threads=1)
-    manifest = manifest.model_copy(update={"metrics": _test_metrics(router, recipe.evaluation, log)})
+    manifest = manifest.model_copy(update={"metrics": pair_test_metrics(router, recipe.evaluation, log)})
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
     return manifest
-
-
-def _test_metrics(router: ClassifierRouter, datasets: Sequence[str], log: Any) -> dict[str, dict[str, float]]:
-    """RouteLLM metrics per `dataset/task group`; CPTs a router never reaches are left out (not NaN)."""
-    metrics: dict[str, dict[str, float]] = {}
-    for dataset in datasets:
-        table = load_dataset(dataset)
-        for group in evaluate([router], dataset=table, strong=router.strong, weak=router.weak).groups:
-            log(format_group(group))
-            summary = group.summaries[router.name]
-            values = {key: getattr(summary, key) for key in ("apgr", "auc", "cpt20", "cpt50", "cpt80")}
-            metrics[f"{dataset}/{group.group}"] = {
-                **{key: round(value, 4) for key, value in values.items() if math.isfinite(value)},
-                "n": float(group.n),
-            }
-    return metrics
 
 
 def _manifest(
@@ -194,10 +176,7 @@ def _manifest(
     val: Examples,
     info: dict[str, float | int | str],
 ) -> RouterManifest:
-    files = {
-        name: FileEntry(sha256=sha256_of(out / name), bytes=(out / name).stat().st_size)
-        for name in (GRAPH_FILE, SPEC_FILE)
-    }
+    files = {name: FileEntry.of(out / name) for name in (GRAPH_FILE, SPEC_FILE)}
     datasets = {name: {"train_prompts": n, "val_prompts": val.counts.get(name, 0)} for name, n in train.counts.items()}
     hyper: dict[str, float | int | str] = {
         **{k: v for k, v in recipe.hyperparameters.model_dump().items()},

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 import routerkit
-from routerkit.artifacts import EncoderRef, FileEntry, Name, PolicySpec, RouterManifest, TrainingData, sha256_of
+from routerkit.artifacts import EncoderRef, FileEntry, Name, PolicySpec, RouterManifest, TrainingData
 from routerkit.data.format import OutcomeTable, load_dataset
 from routerkit.errors import ArtifactError
 from routerkit.routers.head import HeadRouter
@@ -233,7 +233,7 @@ def _manifest(
         status="experimental",
         description=recipe.description,
         encoder=EncoderRef(name=encoder.manifest.name, sha256=encoder.sha256),
-        files={HEAD_FILE: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
+        files={HEAD_FILE: FileEntry.of(head)},
         head_file=HEAD_FILE,
         head_input=HEAD_INPUT,
         head_output=HEAD_OUTPUT,

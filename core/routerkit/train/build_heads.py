@@ -20,7 +20,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 import routerkit
-from routerkit.artifacts import EncoderRef, FileEntry, PolicySpec, RouterManifest, TrainingData, sha256_of
+from routerkit.artifacts import EncoderRef, FileEntry, PolicySpec, RouterManifest, TrainingData
 from routerkit.data import OutcomeTable, load_dataset
 from routerkit.routers.head import HeadRouter
 from routerkit.routers.registry import load_encoder
@@ -214,7 +214,7 @@ def _manifest(
         status="experimental",
         description=recipe.description,
         encoder=encoder,
-        files={HEAD_FILE: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
+        files={HEAD_FILE: FileEntry.of(head)},
         head_file=HEAD_FILE,
         head_input=HEAD_INPUT,
         head_output=KNN_OUTPUT if recipe.kind == "knn" else z.ZOOTER_OUTPUT,

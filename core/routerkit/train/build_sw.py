@@ -18,7 +18,7 @@ import argparse
 import math
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +26,16 @@ import numpy as np
 import numpy.typing as npt
 
 import routerkit
-from routerkit.artifacts import EncoderRef, FileEntry, PolicySpec, RouterManifest, TrainingData, sha256_of
+from routerkit.artifacts import EncoderRef, FileEntry, PolicySpec, RouterManifest, TrainingData
 from routerkit.calibration import threshold_for_share
-from routerkit.data import Battles, OutcomeTable, battles, load_dataset, training_tables
+from routerkit.data import Battles, OutcomeTable, battles, training_tables
 from routerkit.errors import ArtifactError, ConfigError
-from routerkit.eval.report import evaluate, format_group
 from routerkit.routers.base import Router, Scores
 from routerkit.routers.registry import load_encoder
 from routerkit.routers.sw import TIERS_FILE, SWRouter, SWTiers, fit_bradley_terry
 from routerkit.train._torch import require
 from routerkit.train.embeddings import table_embeddings
-from routerkit.train.manifest import model_entries
+from routerkit.train.manifest import model_entries, pair_test_metrics
 from routerkit.train.sw import (
     SWRecipe,
     battle_embeddings,
@@ -155,7 +154,9 @@ def build_sw(recipe_path: Path, out: Path, *, log: Any = print) -> RouterManifes
         }
     )
     router = SWRouter(out, manifest, encoder, threads=1)
-    manifest = manifest.model_copy(update={"metrics": _test_metrics(router, recipe.evaluation, log)})
+    manifest = manifest.model_copy(
+        update={"metrics": pair_test_metrics(router, recipe.evaluation, log, scored_by=_embedded(router))}
+    )
     (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     log(f"wrote {out} in {time.perf_counter() - started:.0f} s")
     return manifest
@@ -209,6 +210,11 @@ def _parity(
     return diff
 
 
+def _embedded(router: SWRouter) -> Callable[[OutcomeTable], Router]:
+    """Score a table's prompts from its cached embeddings (the encoder is the slow part; same scores)."""
+    return lambda table: _Embedded(router, table, table_embeddings(router.encoder, table))
+
+
 class _Embedded(Router):
     """An `SWRouter` fed with cached embeddings of a dataset (evaluation speed only; same scores)."""
 
@@ -231,23 +237,6 @@ class _Embedded(Router):
         return self._inner.scores_of_embeddings(self._emb[[self._rows[t] for t in texts]])
 
 
-def _test_metrics(router: SWRouter, datasets: Sequence[str], log: Any) -> dict[str, dict[str, float]]:
-    """RouteLLM metrics per `dataset/task group`; CPTs a router never reaches are left out (not NaN)."""
-    metrics: dict[str, dict[str, float]] = {}
-    for dataset in datasets:
-        table = load_dataset(dataset)
-        wrapped = _Embedded(router, table, table_embeddings(router.encoder, table))
-        for group in evaluate([wrapped], dataset=table, strong=router.strong, weak=router.weak).groups:
-            log(format_group(group))
-            summary = group.summaries[router.name]
-            values = {key: getattr(summary, key) for key in ("apgr", "auc", "cpt20", "cpt50", "cpt80")}
-            metrics[f"{dataset}/{group.group}"] = {
-                **{key: round(value, 4) for key, value in values.items() if math.isfinite(value)},
-                "n": float(group.n),
-            }
-    return metrics
-
-
 def _manifest(
     recipe: SWRecipe,
     recipe_path: Path,
@@ -257,10 +246,7 @@ def _manifest(
     data: Battles,
     tables: Sequence[OutcomeTable],
 ) -> RouterManifest:
-    files = {
-        name: FileEntry(sha256=sha256_of(out / name), bytes=(out / name).stat().st_size)
-        for name in (HEAD_FILE, TIERS_FILE)
-    }
+    files = {name: FileEntry.of(out / name) for name in (HEAD_FILE, TIERS_FILE)}
     datasets = {name: {f"train_{what}": n for what, n in per.items()} for name, per in data.counts.items()}
     hyper: dict[str, float | int | str] = {
         "n_tiers": recipe.hyperparameters.n_tiers,

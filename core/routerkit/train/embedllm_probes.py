@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from routerkit.artifacts import FileEntry, ModelEntry, RouterManifest, read_manifest, sha256_of, verify_files
+from routerkit.artifacts import FileEntry, ModelEntry, RouterManifest, read_manifest, verify_files
 from routerkit.errors import ConfigError
 from routerkit.train.embedllm_head import head_arrays, write_head
 
@@ -176,7 +176,7 @@ def add_model(
     probes = {"k": float(len(y)), "probe_base_rate": round(float(y.mean()), 4)}
     updated = manifest.model_copy(
         update={
-            "files": {manifest.head_file: FileEntry(sha256=sha256_of(head), bytes=head.stat().st_size)},
+            "files": {manifest.head_file: FileEntry.of(head)},
             "models": (*manifest.models, entry),
             "description": f"{manifest.description} Model {entry.name!r} added from {len(y)} probe prompts "
             "onto the frozen head (routerkit.train.embedllm_probes.add_model).",

@@ -1,15 +1,18 @@
-"""Pieces every artifact builder shares: the manifest's model entries (prices and output lengths)."""
+"""Pieces every artifact builder shares: the manifest's model entries and a strong/weak router's test metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from routerkit.artifacts import ModelEntry
-from routerkit.data import OutcomeTable
+from routerkit.data import OutcomeTable, load_dataset
+from routerkit.eval.report import evaluate, format_group
+from routerkit.routers.base import Router
 
-__all__ = ["model_entries"]
+__all__ = ["model_entries", "pair_test_metrics"]
 
 
 def model_entries(models: Sequence[str], tables: Sequence[OutcomeTable]) -> tuple[ModelEntry, ...]:
@@ -35,3 +38,30 @@ def model_entries(models: Sequence[str], tables: Sequence[OutcomeTable]) -> tupl
             )
         )
     return tuple(entries)
+
+
+def pair_test_metrics(
+    router: Router,
+    datasets: Sequence[str],
+    log: Callable[[str], None],
+    *,
+    scored_by: Callable[[OutcomeTable], Router] | None = None,
+) -> dict[str, dict[str, float]]:
+    """RouteLLM metrics of a strong/weak router per `dataset/task group`, for the manifest.
+
+    CPTs a router never reaches are left out (not NaN). `scored_by(table)` may give a stand-in that
+    scores the table's prompts faster (e.g. from cached embeddings) with the same scores.
+    """
+    metrics: dict[str, dict[str, float]] = {}
+    for dataset in datasets:
+        table = load_dataset(dataset)
+        scored = scored_by(table) if scored_by is not None else router
+        for group in evaluate([scored], dataset=table, strong=router.strong, weak=router.weak).groups:
+            log(format_group(group))
+            summary = group.summaries[router.name]
+            values = {key: getattr(summary, key) for key in ("apgr", "auc", "cpt20", "cpt50", "cpt80")}
+            metrics[f"{dataset}/{group.group}"] = {
+                **{key: round(value, 4) for key, value in values.items() if math.isfinite(value)},
+                "n": float(group.n),
+            }
+    return metrics
